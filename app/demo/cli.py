@@ -1,0 +1,6 @@
+"""``flask demo ...``: load the demo data."""
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+demo_cli = AppGroup("demo", help="Demo data.")

@@ -1,0 +1,1 @@
+"""Annual spot-check plans and their tasks, drafted, reviewed, approved and published."""

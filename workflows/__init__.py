@@ -1,0 +1,1 @@
+"""The SpiffWorkflow engine wrapper: specs, instances, human tasks, and their history."""
