@@ -70,9 +70,7 @@ def build_app(database_url: str, **overrides: Any) -> Flask:
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     application = build_app(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
     with application.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
+        db.create_all()
     yield application
     with application.app_context():
         db.session.remove()
