@@ -40,7 +40,14 @@ def init_app(app: Flask) -> None:
     def inject_globals() -> dict:
         from app.auth.roles import ROLE_LABELS, Role
 
-        return {"Role": Role, "ROLE_LABELS": ROLE_LABELS, "current_locale": str(get_locale())}
+        from app.db import utcnow
+
+        return {
+            "Role": Role,
+            "ROLE_LABELS": ROLE_LABELS,
+            "current_locale": "zh_CN" if get_locale().language == "zh" else "en",
+            "now_utc": utcnow(),
+        }
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

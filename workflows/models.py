@@ -41,6 +41,8 @@ class ProcessInstance(db.Model):
     process_id: Mapped[str] = mapped_column(String(128))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[int]
+    # Copied onto every projected task; kept here for tasks created after the start.
+    subject_title: Mapped[str] = mapped_column(String(256), default="")
     status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING, index=True)
     state: Mapped[str] = mapped_column(Text)  # lean serialization: no spec inside
     version: Mapped[int] = mapped_column(default=1)  # optimistic lock: one writer wins
@@ -48,6 +50,8 @@ class ProcessInstance(db.Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+    # Earliest instant a waiting timer of this instance falls due: what a timer runner polls.
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
 
     spec: Mapped[ProcessSpec] = relationship()
 
@@ -77,6 +81,8 @@ class HumanTask(db.Model):
     form_key: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[str] = mapped_column(String(16), default=HumanTaskState.READY)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Set by the diagram (assigneeFrom): only an admin may release it to the role's queue.
+    assigned_by_process: Mapped[bool] = mapped_column(default=False)
     excluded_user_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     has_candidates: Mapped[bool] = mapped_column(default=False)
     due_at: Mapped[datetime | None]

@@ -31,3 +31,6 @@ ROLE_LABELS = {
     Role.LEGAL_OFFICER: _l("Legal officer"),
     Role.COMPLIANCE_REVIEWER: _l("Compliance reviewer"),
 }
+
+# Every role is staff: pages behind login are open to any of them unless a view says otherwise.
+STAFF_ROLES = tuple(Role)
