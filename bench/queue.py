@@ -7,17 +7,19 @@ kind. Figures go into bench/README.md by hand, with the date and machine.
 """
 from __future__ import annotations
 
-import argparse
-import io
-import json
-import random
-import statistics
 import sys
-import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# This file's name shadows the standard library's ``queue`` (which psycopg imports), so its
+# own folder must leave the import path before anything else is imported.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timedelta, timezone  # noqa: E402
 
 import psycopg  # noqa: E402
 

@@ -70,7 +70,9 @@ def build_app(database_url: str, **overrides: Any) -> Flask:
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     application = build_app(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
     with application.app_context():
-        db.create_all()
+        from flask_migrate import upgrade
+
+        upgrade()
     yield application
     with application.app_context():
         db.session.remove()
@@ -89,6 +91,9 @@ def _wipe(application: Flask) -> None:
                 db.session.execute(table.delete())
         db.session.commit()
         db.session.remove()
+    from workflows import engine
+
+    engine.clear_caches(application)  # cached process_spec row ids point at wiped rows
 
 
 @pytest.fixture(autouse=True)

@@ -59,12 +59,19 @@ def test_csrf_is_enforced_on_forms(database_url, app, make_user):
 
 def test_login_is_throttled(database_url, app, make_user):
     make_user("drafter1", "drafter")
-    throttled = build_app(database_url, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
-    c = throttled.test_client()
-    codes = [c.post("/login", data={"username": "drafter1", "password": "bad-guess-00"}).status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
-    # Even the right password is refused while throttled.
-    assert c.post("/login", data={"username": "drafter1", "password": TEST_PASSWORD}).status_code == 429
+    from app.extensions import limiter
+
+    was_enabled = limiter.enabled
+    try:
+        throttled = build_app(database_url, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+        c = throttled.test_client()
+        codes = [c.post("/login", data={"username": "drafter1", "password": "bad-guess-00"}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        # Even the right password is refused while throttled.
+        assert c.post("/login", data={"username": "drafter1", "password": TEST_PASSWORD}).status_code == 429
+    finally:
+        # The limiter is a module-level singleton: enabling it for this app enabled it for every app.
+        limiter.enabled = was_enabled
 
 
 def test_token_cli_issues_a_working_token(app, make_user, client):

@@ -51,6 +51,7 @@ def test_bad_diagram_fails_app_startup(tmp_path: Path, database_url: str) -> Non
         (('<spiffworkflow:property name="formKey" value="engine.review" />', ""), "formKey"),
         (('name="dueInDays" value="5"', 'name="dueInDays" value="five"'), "dueInDays"),
         (('name="dueInDays"', 'name="dueIn"'), "unknown properties"),
+        (('serviceTaskOperator id="engine.publish"', 'serviceTaskOperator id="engine.publish" resultVariable="out"'), "resultVariable"),
     ],
 )
 def test_startup_checks(tmp_path: Path, change: tuple[str, str], expected: str) -> None:

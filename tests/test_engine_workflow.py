@@ -31,7 +31,7 @@ from workflows.models import (
     ProcessSpec,
 )
 from workflows.registry import FormNotRegistered, service_task, task_form
-from workflows.serializer import FULL
+from workflows.serializer import serialize_full
 
 TEST_BPMN = Path(__file__).parent / "bpmn"
 
@@ -355,7 +355,7 @@ def test_spec_is_stored_once_and_instances_are_lean(people: dict[str, User]) -> 
 
     state = db.session.get(ProcessInstance, ids[0]).state
     assert "task_specs" not in state and "subprocess_specs" not in json.loads(state)
-    full = FULL.serialize_json(engine._load(db.session, ids[0], lock=False).workflow)
+    full = serialize_full(engine._load(db.session, ids[0], lock=False).workflow)
     assert len(state) < len(full) - len(specs[0].serialized) // 2
 
 
@@ -505,6 +505,12 @@ def test_start_process_does_not_commit(people: dict[str, User]) -> None:
     )
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(ProcessSpec)) == 1
+
+
+def test_missing_registrations_are_listed(ctx: Flask) -> None:
+    missing = engine.missing_registrations()
+    assert "engine.nobody_registered_this" in missing["forms"]
+    assert "engine.draft" not in missing["forms"] and "engine.publish" not in missing["services"]
 
 
 def test_unknown_process_and_missing_task(ctx: Flask) -> None:

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DiagramError", "FormNotRegistered", "WorkflowScriptError",
     "can_act", "can_view", "claim_task", "clear_caches", "complete_task", "compute_due_at",
-    "due_timer_instances", "fire_timers", "init_app", "instance_path", "script_helper",
+    "due_timer_instances", "fire_timers", "init_app", "instance_path", "missing_registrations", "script_helper",
     "service_task", "start_process", "task_context", "task_form", "unclaim_task",
 ]
 
@@ -81,6 +81,11 @@ def init_app(app: Flask) -> None:
 def clear_caches(app: Flask | None = None) -> None:
     """Forget cached process_spec row ids; needed only after tables are wiped (tests)."""
     ((app or current_app).extensions[EXTENSION_KEY]).clear()
+
+
+def missing_registrations() -> dict[str, list[str]]:
+    """formKeys and service operators of the loaded diagrams that nothing registered."""
+    return library().missing_registrations()
 
 
 # --- starting -------------------------------------------------------------------------------

@@ -81,6 +81,11 @@ def get_service_handler(name: str) -> ServiceHandler:
         raise WorkflowScriptError(f"no handler registered for service task {name!r}") from None
 
 
+def is_service_registered(name: str) -> bool:
+    """Whether a handler is registered for the service operator ``name``."""
+    return name in _SERVICE_HANDLERS
+
+
 def get_form_validator(form_key: str) -> FormValidator | None:
     """The validator registered for ``form_key``, or None."""
     return _FORM_VALIDATORS.get(form_key)

@@ -242,7 +242,8 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         """Run the registered handler; its dict result is merged into ``context``.
 
         SpiffWorkflow stores the returned JSON under the task's result variable; we
-        return ``null`` and the engine drops that placeholder (see engine.run_steps).
+        return ``null`` and the recorder drops that placeholder
+        (projection.StepRecorder.did_complete).
         """
         from workflows.registry import get_service_handler
 

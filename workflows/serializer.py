@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -64,13 +65,29 @@ def _make_serializer(lean: bool) -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config, _data_registry()))
 
 
-LEAN = _make_serializer(lean=True)
-FULL = _make_serializer(lean=False)  # measurements and debugging only
+# One serializer per thread: ``serialize_json`` flips a flag on its registry while it runs,
+# so a serializer shared between request threads could switch another thread's mode.
+_local = threading.local()
+
+
+def _lean() -> BpmnWorkflowSerializer:
+    serializer = getattr(_local, "lean", None)
+    if serializer is None:
+        serializer = _local.lean = _make_serializer(lean=True)
+    return serializer
 
 
 def serialize_instance(workflow: BpmnWorkflow) -> str:
     """The instance's state as JSON, without its spec."""
-    return LEAN.serialize_json(workflow)
+    return _lean().serialize_json(workflow)
+
+
+def serialize_full(workflow: BpmnWorkflow) -> str:
+    """SpiffWorkflow's default form, spec included: for size comparisons and debugging only."""
+    serializer = getattr(_local, "full", None)
+    if serializer is None:
+        serializer = _local.full = _make_serializer(lean=False)
+    return serializer.serialize_json(workflow)
 
 
 def restore_instance(state: str, spec: BpmnProcessSpec, subprocess_specs: SubprocessSpecs) -> BpmnWorkflow:
@@ -78,20 +95,22 @@ def restore_instance(state: str, spec: BpmnProcessSpec, subprocess_specs: Subpro
 
     The caller sets ``script_engine`` afterwards: it is not part of the state.
     """
+    serializer = _lean()
     dct = json.loads(state)
-    version = dct.pop(LEAN.VERSION_KEY, None)
+    version = dct.pop(serializer.VERSION_KEY, None)
     if version != VERSION:
         # Spiff's migrations expect the embedded spec; states of an older format need a
         # migration of our own first.
         raise ValueError(f"instance state has serializer version {version!r}, expected {VERSION!r}")
-    return LEAN.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    return serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
 
 
 def serialize_spec(spec: BpmnProcessSpec, subprocess_specs: SubprocessSpecs) -> str:
     """A canonical JSON form of a spec and its sub-process specs (sorted keys, so hashable)."""
+    serializer = _lean()
     dct = {
-        "spec": LEAN.to_dict(spec),
-        "subprocess_specs": {name: LEAN.to_dict(sub) for name, sub in sorted(subprocess_specs.items())},
+        "spec": serializer.to_dict(spec),
+        "subprocess_specs": {name: serializer.to_dict(sub) for name, sub in sorted(subprocess_specs.items())},
     }
     return json.dumps(dct, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -103,7 +122,8 @@ def spec_hash(serialized: str) -> str:
 
 def restore_spec(serialized: str) -> tuple[BpmnProcessSpec, SubprocessSpecs]:
     """The spec and sub-process specs from ``serialize_spec`` output."""
+    serializer = _lean()
     dct = json.loads(serialized)
-    spec = LEAN.from_dict(dct["spec"])
-    subprocess_specs = {name: LEAN.from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
+    spec = serializer.from_dict(dct["spec"])
+    subprocess_specs = {name: serializer.from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
     return spec, subprocess_specs

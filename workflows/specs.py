@@ -106,6 +106,30 @@ class SpecLibrary:
         except KeyError:
             raise NotFound(f"no process {process_id!r} among the loaded diagrams") from None
 
+    def missing_registrations(self) -> dict[str, list[str]]:
+        """formKeys and service operators used by the diagrams but registered by nobody.
+
+        Meant for a test of the real diagrams: at runtime an unregistered form is refused
+        and an unregistered service fails its step.
+        """
+        from workflows.registry import get_form_validator, is_service_registered
+
+        forms: set[str] = set()
+        services: set[str] = set()
+        for loaded in self.specs.values():
+            for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+                for task_spec in spec.task_specs.values():
+                    if getattr(task_spec, "bpmn_id", None) is None:
+                        continue
+                    if task_spec.manual:
+                        form_key = TaskProperties.of(task_spec).form_key
+                        if get_form_validator(form_key) is None:
+                            forms.add(form_key)
+                    name = getattr(task_spec, "operation_name", None)
+                    if name is not None and not is_service_registered(name):
+                        services.add(name)
+        return {"forms": sorted(forms), "services": sorted(services)}
+
     def clear(self) -> None:
         """Forget cached row ids (after a test wipes the tables)."""
         with self._lock:
@@ -198,6 +222,7 @@ def _check_spec(spec: BpmnProcessSpec, source: str) -> None:
         try:
             if task_spec.manual:
                 _check_human_task(task_spec)
+            _check_service_task(task_spec)
             _check_code(task_spec)
         except (PropertyError, WorkflowScriptError) as exc:
             raise DiagramError(f"{where}: {exc}") from exc
@@ -209,6 +234,14 @@ def _check_human_task(task_spec: Any) -> None:
         raise PropertyError(f"a human task must sit in a lane named after a role (one of {sorted(_ROLES)}), not {lane!r}")
     if not TaskProperties.of(task_spec).form_key:
         raise PropertyError("a human task needs a formKey property")
+
+
+def _check_service_task(task_spec: Any) -> None:
+    result_variable = getattr(task_spec, "result_variable", None)
+    if result_variable is not None and not result_variable.startswith("spiff__"):
+        raise PropertyError(
+            "resultVariable is not supported: a service handler returns a dict that is merged into the task data"
+        )
 
 
 def _check_code(task_spec: Any) -> None:

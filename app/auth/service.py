@@ -15,6 +15,7 @@ from app.auth.roles import Role
 from app.db import utcnow
 from app.extensions import db
 from app.errors import NotFound, ValidationFailed
+from app.i18n import lazy_text as _l
 
 
 def _hasher() -> PasswordHasher:
@@ -25,7 +26,7 @@ def _hasher() -> PasswordHasher:
 def hash_password(password: str) -> str:
     """An Argon2id hash of ``password``."""
     if len(password) < 8:
-        raise ValidationFailed({"password": ["at least 8 characters"]})
+        raise ValidationFailed({"password": [_l("at least %(n)d characters", n=8)]})
     return _hasher().hash(password)
 
 
@@ -70,9 +71,9 @@ def create_user(
     """Create an account holding ``roles``; the caller commits."""
     role_values = {Role(r) for r in roles}
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise ValidationFailed({"username": ["already taken"]})
+        raise ValidationFailed({"username": [_l("already taken")]})
     if Role.INSPECTOR in role_values and inspector_id is None:
-        raise ValidationFailed({"inspector_id": ["an inspector account must be linked to an inspector record"]})
+        raise ValidationFailed({"inspector_id": [_l("an inspector account must be linked to an inspector record")]})
     user = User(
         username=username,
         display_name=display_name,
@@ -98,7 +99,7 @@ def set_roles(user: User, roles: Iterable[Role | str]) -> None:
 def get_user_by_username(username: str) -> User:
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound(_l("no user named %(name)s", name=username))
     return user
 
 

@@ -33,6 +33,7 @@ def init_login(app: Flask) -> None:
         scheme, _, token = header.partition(" ")
         user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
         if user is None:
+            # The API speaks English to its clients (see app.i18n), so this needs no translation.
             response = jsonify(error="unauthorized", message="a valid bearer token is required")
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Bearer realm="suiji"'

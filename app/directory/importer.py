@@ -29,7 +29,6 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -39,6 +38,8 @@ from app.directory.models import CheckItem, Department, Entity, Inspector
 from app.directory.uscc import normalize_uscc
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
+from app.i18n import lazy_format
+from app.i18n import lazy_text as _l
 
 
 class ImportKind(StrEnum):
@@ -202,37 +203,37 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise _file_error(_("the file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8")) from None
+        raise _file_error(_l("the file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8")) from None
 
 
 def _csv_rows(data: bytes) -> Iterator[list[str]]:
     head = data[:8]
     if head.startswith(XLSX_MAGIC):
-        raise _file_error(_("this is a spreadsheet (XLSX) file named .csv; rename it to .xlsx"))
+        raise _file_error(_l("this is a spreadsheet (XLSX) file named .csv; rename it to .xlsx"))
     if head.startswith(OLE_MAGIC):
-        raise _file_error(_("old Excel (.xls) files are not supported; save it as .xlsx or CSV"))
+        raise _file_error(_l("old Excel (.xls) files are not supported; save it as .xlsx or CSV"))
     if b"\x00" in data[:4096]:
-        raise _file_error(_("this is not a text CSV file (UTF-16 or binary); save it as CSV UTF-8"))
+        raise _file_error(_l("this is not a text CSV file (UTF-16 or binary); save it as CSV UTF-8"))
     text = _decode(data)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for row in reader:
             yield [cell.strip() for cell in row]
     except csv.Error as exc:
-        raise _file_error(_("the CSV file is malformed near line %(line)d: %(error)s", line=reader.line_num, error=str(exc))) from None
+        raise _file_error(_l("the CSV file is malformed near line %(line)d: %(error)s", line=reader.line_num, error=str(exc))) from None
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     if not data.startswith(XLSX_MAGIC):
-        raise _file_error(_("this is not an XLSX spreadsheet (the content does not match the .xlsx extension)"))
+        raise _file_error(_l("this is not an XLSX spreadsheet (the content does not match the .xlsx extension)"))
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise _file_error(_("this XLSX file cannot be read: %(error)s", error=type(exc).__name__)) from None
+        raise _file_error(_l("this XLSX file cannot be read: %(error)s", error=type(exc).__name__)) from None
     except Exception as exc:  # openpyxl raises its own exception types for damaged files
-        raise _file_error(_("this XLSX file cannot be read: %(error)s", error=type(exc).__name__)) from None
+        raise _file_error(_l("this XLSX file cannot be read: %(error)s", error=type(exc).__name__)) from None
     try:
         sheet = workbook.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
@@ -259,12 +260,12 @@ def read_rows(data: bytes, filename: str) -> Iterator[list[str]]:
     """
     extension = PurePath(filename or "").suffix.lower()
     if extension not in (".csv", ".xlsx"):
-        raise _file_error(_("only .csv and .xlsx files can be imported"))
+        raise _file_error(_l("only .csv and .xlsx files can be imported"))
     if not data:
-        raise _file_error(_("the file is empty"))
+        raise _file_error(_l("the file is empty"))
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if limit and len(data) > limit:
-        raise _file_error(_("the file is larger than %(mb)d MB", mb=max(1, limit // (1024 * 1024))))
+        raise _file_error(_l("the file is larger than %(mb)d MB", mb=max(1, limit // (1024 * 1024))))
     return _csv_rows(data) if extension == ".csv" else _xlsx_rows(data)
 
 
@@ -286,21 +287,21 @@ def _map_header(header: list[str], headers: dict[str, tuple[str, ...]], key: str
         if name is None:
             unknown.append(cell)
         elif name in columns:
-            raise _file_error(_("column %(name)s appears twice", name=cell))
+            raise _file_error(_l("column %(name)s appears twice", name=cell))
         else:
             columns[name] = index
     # An unknown column is refused rather than skipped: a misspelt header would otherwise
     # silently drop a whole column of data.
     if unknown:
         raise _file_error(
-            _(
+            _l(
                 "unknown columns: %(unknown)s; expected: %(expected)s",
                 unknown=", ".join(unknown),
                 expected=", ".join(headers),
             )
         )
     if key not in columns:
-        raise _file_error(_("the header row has no %(key)s column", key=key))
+        raise _file_error(_l("the header row has no %(key)s column", key=key))
     return columns
 
 
@@ -314,8 +315,13 @@ def _alias(field_name: str, value: str) -> str:
     return value
 
 
-def _format_errors(errors: Mapping[str, list[str]]) -> list[str]:
-    return [f"{name}: {message}" for name, messages in errors.items() for message in messages]
+def _format_errors(errors: Mapping[str, list[Any]]) -> list[Any]:
+    # Lazy, like the messages inside: a row's reasons are translated where they are shown.
+    return [
+        lazy_format("%(field)s: %(message)s", field=name, message=message)
+        for name, messages in errors.items()
+        for message in messages
+    ]
 
 
 def _existing_ids(model: Any, key: str, keys: list[str]) -> dict[str, int]:
@@ -348,7 +354,7 @@ def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_ro
     rows = read_rows(data, filename)
     header = next(rows, None)
     if header is None or not any(header):
-        raise _file_error(_("the file has no header row"))
+        raise _file_error(_l("the file has no header row"))
     columns = _map_header(header, spec.headers, spec.key)
     width = len(header)
 
@@ -359,10 +365,10 @@ def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_ro
         if not any(cells):
             continue  # blank lines, often trailing in spreadsheets
         if len(parsed) >= limit:
-            raise _file_error(_("the file has more than %(n)d rows; split it", n=limit))
+            raise _file_error(_l("the file has more than %(n)d rows; split it", n=limit))
         reasons: list[str] = []
         if any(cells[width:]):
-            reasons.append(_("values beyond the last named column"))
+            reasons.append(_l("values beyond the last named column"))
         raw = {name: (cells[index] if index < len(cells) else "") for name, index in columns.items()}
         raw = {name: _alias(name, value) for name, value in raw.items()}
         raw[spec.key] = spec.normalize_key(raw[spec.key])
@@ -370,13 +376,13 @@ def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_ro
         if key_value:
             if key_value in first_seen:
                 reasons.append(
-                    _("duplicate %(key)s %(value)s, also in row %(row)d", key=spec.key, value=key_value, row=first_seen[key_value])
+                    _l("duplicate %(key)s %(value)s, also in row %(row)d", key=spec.key, value=key_value, row=first_seen[key_value])
                 )
             else:
                 first_seen[key_value] = number
         parsed.append((number, raw, reasons))
     if not parsed:
-        raise _file_error(_("the file has no data rows"))
+        raise _file_error(_l("the file has no data rows"))
 
     existing = _existing_ids(spec.model, spec.key, list(first_seen))
     departments = (
@@ -402,12 +408,12 @@ def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_ro
             if code:
                 department = departments.get(code)
                 if department is None:
-                    reasons.append(_("department_code: no department with code %(code)s", code=code))
+                    reasons.append(_l("department_code: no department with code %(code)s", code=code))
                     given["department_id"] = 0  # keeps the "required" check quiet; the row is bad anyway
                 else:
                     # Like the forms: nothing new may be attached to a closed department.
                     if not department.active and record_id is None:
-                        reasons.append(_("department_code: department %(code)s is inactive", code=code))
+                        reasons.append(_l("department_code: department %(code)s is inactive", code=code))
                     given["department_id"] = department.id
             else:
                 given["department_id"] = ""
@@ -435,7 +441,7 @@ def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_ro
     except IntegrityError as exc:
         db.session.rollback()
         # Only a concurrent writer can get here: every key was checked just above.
-        raise Conflict(_("another user changed the same records during the import; try again")) from exc
+        raise Conflict(_l("another user changed the same records during the import; try again")) from exc
     if len(creates) + len(updates) >= ANALYZE_AFTER_ROWS:
         _refresh_statistics(spec.model.__tablename__)
     return ImportResult(ok=True, created=len(creates), updated=len(updates))

@@ -21,7 +21,6 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -29,6 +28,7 @@ from sqlalchemy.orm import selectinload
 from app.auth.roles import STAFF_ROLES, Role
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.i18n import lazy_text as _l
 from app.directory.models import (
     CREDIT_CLASSES,
     CheckItem,
@@ -119,7 +119,7 @@ def _paginate(
 def _get(model: type[M], object_id: int, label: str) -> M:
     obj = db.session.get(model, object_id)
     if obj is None:
-        raise NotFound(_("%(what)s %(id)s not found", what=label, id=object_id))
+        raise NotFound(_l("%(what)s %(id)s not found", what=label, id=object_id))
     return obj
 
 
@@ -128,7 +128,7 @@ def _flush(message: Callable[[], str]) -> None:
 
     The checks above the flush catch every duplicate that already exists; only a
     concurrent writer saving the same key between check and flush lands here. The
-    message is built only then, so the usual path needs no translation machinery.
+    message is built only then, so the usual path builds no message.
     """
     try:
         db.session.flush()
@@ -163,15 +163,15 @@ def _text_match(column: Any, term: str) -> ColumnElement[bool]:
 
 
 def uscc_message(code: str) -> str | None:
-    """A translatable reason why ``code`` (already normalised) is not a valid USCC, or None."""
+    """Why ``code`` (already normalised) is not a valid USCC, as a lazy translation; or None."""
     if uscc_error(code) is None:
         return None
     if len(code) != 18:
-        return _("must be 18 characters, got %(n)d", n=len(code))
+        return _l("must be 18 characters, got %(n)d", n=len(code))
     bad = "".join(sorted({c for c in code if c not in ALPHABET}))
     if bad:
-        return _("characters not allowed: %(chars)s", chars=bad)
-    return _(
+        return _l("characters not allowed: %(chars)s", chars=bad)
+    return _l(
         "check character should be %(expected)s, not %(got)s",
         expected=check_character(code[:17]),
         got=code[17],
@@ -238,7 +238,7 @@ class _Cleaner:
         self.errors: Errors = {}
         for key in data:
             if key not in allowed:
-                self.add(key, _("unknown field"))
+                self.add(key, _l("unknown field"))
 
     def add(self, field: str, message: str) -> None:
         self.errors.setdefault(field, []).append(message)
@@ -256,15 +256,15 @@ class _Cleaner:
         if raw is None:
             raw = ""
         if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-            self.add(field, _("must be text"))
+            self.add(field, _l("must be text"))
             return
         value = str(raw).strip()
         if upper:
             value = value.upper()
         if required and not value:
-            self.add(field, _("is required"))
+            self.add(field, _l("is required"))
         elif len(value) > max_len:
-            self.add(field, _("at most %(n)d characters", n=max_len))
+            self.add(field, _l("at most %(n)d characters", n=max_len))
         self.values[field] = value
 
     def choice(self, field: str, enum: type[StrEnum], *, default: str | None) -> None:
@@ -277,7 +277,7 @@ class _Cleaner:
             return
         value = str(raw).strip().lower()
         if value not in _values(enum):
-            self.add(field, _("must be one of: %(choices)s", choices=_choices(enum)))
+            self.add(field, _l("must be one of: %(choices)s", choices=_choices(enum)))
             return
         self.values[field] = value
 
@@ -287,7 +287,7 @@ class _Cleaner:
             return
         value = "" if raw is None else str(raw).strip()
         if not _REGION_RE.fullmatch(value):
-            self.add(field, _("must be a 6-digit administrative division code"))
+            self.add(field, _l("must be a 6-digit administrative division code"))
             return
         self.values[field] = value
 
@@ -300,7 +300,7 @@ class _Cleaner:
             return
         value = parse_bool(raw)
         if value is None:
-            self.add(field, _("must be yes or no"))
+            self.add(field, _l("must be yes or no"))
             return
         self.values[field] = value
 
@@ -311,7 +311,7 @@ class _Cleaner:
             return
         if _blank(raw):
             if required:
-                self.add(field, _("is required"))
+                self.add(field, _l("is required"))
             self.values[field] = None
             return
         try:
@@ -319,7 +319,7 @@ class _Cleaner:
                 raise ValueError
             self.values[field] = int(raw)
         except (TypeError, ValueError):
-            self.add(field, _("must be a number"))
+            self.add(field, _l("must be a number"))
 
 
 
@@ -361,7 +361,7 @@ def clean_entity(data: Mapping[str, Any], *, partial: bool = False, today: date 
     if present:
         code = normalize_uscc(str(raw or ""))
         if not code:
-            c.add("uscc", _("is required"))
+            c.add("uscc", _l("is required"))
         else:
             problem = uscc_message(code)
             if problem:
@@ -382,7 +382,7 @@ def clean_entity(data: Mapping[str, Any], *, partial: bool = False, today: date 
         else:
             value = str(raw).strip().upper()
             if value not in CREDIT_CLASSES:
-                c.add("credit_class", _("must be A, B, C, D or empty (unclassified)"))
+                c.add("credit_class", _l("must be A, B, C, D or empty (unclassified)"))
             else:
                 c.values["credit_class"] = value
     c.choice("status", EntityStatus, default=EntityStatus.ACTIVE.value)
@@ -394,10 +394,10 @@ def clean_entity(data: Mapping[str, Any], *, partial: bool = False, today: date 
             try:
                 day = parse_date(raw)
             except ValueError:
-                c.add("registered_on", _("must be a date such as 2020-01-31"))
+                c.add("registered_on", _l("must be a date such as 2020-01-31"))
             else:
                 if day and day > (today or date.today()):
-                    c.add("registered_on", _("cannot be in the future"))
+                    c.add("registered_on", _l("cannot be in the future"))
                 c.values["registered_on"] = day
     return c.values, c.errors
 
@@ -415,14 +415,14 @@ def _clean_qualifications(c: _Cleaner) -> None:
         items = []
         for item in raw:
             if not isinstance(item, str) or not item.strip():
-                c.add("qualifications", _("each qualification must be a non-empty text"))
+                c.add("qualifications", _l("each qualification must be a non-empty text"))
                 return
             items.append(item.strip())
     else:
-        c.add("qualifications", _("must be a list of texts"))
+        c.add("qualifications", _l("must be a list of texts"))
         return
     if any(len(item) > 64 for item in items):
-        c.add("qualifications", _("each qualification has at most %(n)d characters", n=64))
+        c.add("qualifications", _l("each qualification has at most %(n)d characters", n=64))
         return
     # Order kept as typed, repeats dropped: the list is shown to people.
     c.values["qualifications"] = list(dict.fromkeys(items))
@@ -484,9 +484,9 @@ def _check_department(errors: Errors, field: str, department_id: int | None) -> 
         return
     department = db.session.get(Department, department_id)
     if department is None:
-        errors.setdefault(field, []).append(_("department %(id)s does not exist", id=department_id))
+        errors.setdefault(field, []).append(_l("department %(id)s does not exist", id=department_id))
     elif not department.active:
-        errors.setdefault(field, []).append(_("department %(code)s is inactive", code=department.code))
+        errors.setdefault(field, []).append(_l("department %(code)s is inactive", code=department.code))
 
 
 def _apply(obj: Any, values: Mapping[str, Any]) -> None:
@@ -526,7 +526,7 @@ def search_departments(
         conditions.append(or_(_text_match(Department.code, term), _text_match(Department.name, term)))
     if level:
         if level not in _values(DepartmentLevel):
-            raise ValidationFailed({"level": [_("must be one of: %(choices)s", choices=_choices(DepartmentLevel))]})
+            raise ValidationFailed({"level": [_l("must be one of: %(choices)s", choices=_choices(DepartmentLevel))]})
         conditions.append(Department.level == level)
     if active is not None:
         conditions.append(Department.active.is_(active))
@@ -543,14 +543,14 @@ def list_departments(*, active_only: bool = True) -> list[Department]:
 
 def get_department(department_id: int) -> Department:
     """The department with this id; NotFound otherwise."""
-    return _get(Department, department_id, _("Department"))
+    return _get(Department, department_id, _l("Department"))
 
 
 def get_department_by_code(code: str) -> Department:
     """The department with this code; NotFound otherwise."""
     department = db.session.scalar(select(Department).where(Department.code == code.strip()))
     if department is None:
-        raise NotFound(_("no department with code %(code)s", code=code))
+        raise NotFound(_l("no department with code %(code)s", code=code))
     return department
 
 
@@ -558,20 +558,20 @@ def _department_db_checks(current: Department | None) -> Callable[[dict[str, Any
     def check(values: dict[str, Any], errors: Errors) -> None:
         exclude = current.id if current else None
         if "code" in values and values["code"] and _taken(Department.code, values["code"], exclude):
-            errors.setdefault("code", []).append(_("a department with code %(code)s already exists", code=values["code"]))
+            errors.setdefault("code", []).append(_l("a department with code %(code)s already exists", code=values["code"]))
         parent_id = values.get("parent_id")
         if parent_id is None:
             return
         parent = db.session.get(Department, parent_id)
         if parent is None:
-            errors.setdefault("parent_id", []).append(_("department %(id)s does not exist", id=parent_id))
+            errors.setdefault("parent_id", []).append(_l("department %(id)s does not exist", id=parent_id))
             return
         # Walk up from the new parent: meeting the department itself would close a loop.
         seen: set[int] = set()
         node: Department | None = parent
         while node is not None and node.id not in seen:
             if current is not None and node.id == current.id:
-                errors.setdefault("parent_id", []).append(_("a department cannot be its own parent or ancestor"))
+                errors.setdefault("parent_id", []).append(_l("a department cannot be its own parent or ancestor"))
                 return
             seen.add(node.id)
             node = node.parent
@@ -593,7 +593,7 @@ def create_department(
     values = _validated(clean_department, data, False, _department_db_checks(None))
     department = Department(**values)
     db.session.add(department)
-    _flush(lambda: _("a department with code %(code)s was saved at the same time; try again", code=values["code"]))
+    _flush(lambda: _l("a department with code %(code)s was saved at the same time; try again", code=values["code"]))
     return department
 
 
@@ -602,7 +602,7 @@ def update_department(department_id: int, **changes: Any) -> Department:
     department = get_department(department_id)
     values = _validated(clean_department, changes, True, _department_db_checks(department))
     _apply(department, values)
-    _flush(lambda: _("a department with this code was saved at the same time; try again"))
+    _flush(lambda: _l("a department with this code was saved at the same time; try again"))
     return department
 
 
@@ -642,7 +642,7 @@ def search_check_items(
         conditions.append(CheckItem.department_id == department_id)
     if kind:
         if kind not in _values(ItemKind):
-            raise ValidationFailed({"kind": [_("must be one of: %(choices)s", choices=_choices(ItemKind))]})
+            raise ValidationFailed({"kind": [_l("must be one of: %(choices)s", choices=_choices(ItemKind))]})
         conditions.append(CheckItem.kind == kind)
     if category:
         conditions.append(CheckItem.category == category)
@@ -653,14 +653,14 @@ def search_check_items(
 
 def get_check_item(item_id: int) -> CheckItem:
     """The check item with this id; NotFound otherwise."""
-    return _get(CheckItem, item_id, _("Check item"))
+    return _get(CheckItem, item_id, _l("Check item"))
 
 
 def _check_item_db_checks(current: CheckItem | None) -> Callable[[dict[str, Any], Errors], None]:
     def check(values: dict[str, Any], errors: Errors) -> None:
         exclude = current.id if current else None
         if values.get("code") and _taken(CheckItem.code, values["code"], exclude):
-            errors.setdefault("code", []).append(_("a check item with code %(code)s already exists", code=values["code"]))
+            errors.setdefault("code", []).append(_l("a check item with code %(code)s already exists", code=values["code"]))
         if "department_id" in values and (current is None or values["department_id"] != current.department_id):
             _check_department(errors, "department_id", values["department_id"])
 
@@ -694,7 +694,7 @@ def create_check_item(
     values = _validated(clean_check_item, data, False, _check_item_db_checks(None))
     item = CheckItem(**values)
     db.session.add(item)
-    _flush(lambda: _("a check item with code %(code)s was saved at the same time; try again", code=values["code"]))
+    _flush(lambda: _l("a check item with code %(code)s was saved at the same time; try again", code=values["code"]))
     return item
 
 
@@ -703,7 +703,7 @@ def update_check_item(item_id: int, **changes: Any) -> CheckItem:
     item = get_check_item(item_id)
     values = _validated(clean_check_item, changes, True, _check_item_db_checks(item))
     _apply(item, values)
-    _flush(lambda: _("a check item with this code was saved at the same time; try again"))
+    _flush(lambda: _l("a check item with this code was saved at the same time; try again"))
     return item
 
 
@@ -727,7 +727,7 @@ def _region_condition(column: Any, region_code: str) -> ColumnElement[bool]:
     """
     code = region_code.strip()
     if not _REGION_PREFIX_RE.fullmatch(code):
-        raise ValidationFailed({"region_code": [_("must be 2, 4 or 6 digits")]})
+        raise ValidationFailed({"region_code": [_l("must be 2, 4 or 6 digits")]})
     prefix = code
     while len(prefix) > 2 and prefix.endswith("00"):
         prefix = prefix[:-2]
@@ -774,7 +774,7 @@ def entity_conditions(
     ):
         if value:
             if value not in _values(enum):
-                errors[field] = [_("must be one of: %(choices)s", choices=_choices(enum))]
+                errors[field] = [_l("must be one of: %(choices)s", choices=_choices(enum))]
             else:
                 conditions.append(column == value)
     if credit_class:
@@ -783,7 +783,7 @@ def entity_conditions(
         elif credit_class.upper() in CREDIT_CLASSES:
             conditions.append(Entity.credit_class == credit_class.upper())
         else:
-            errors["credit_class"] = [_("must be A, B, C, D or unclassified")]
+            errors["credit_class"] = [_l("must be A, B, C, D or unclassified")]
     if industry and industry.strip():
         conditions.append(Entity.industry == industry.strip())
     if station and station.strip():
@@ -829,7 +829,7 @@ def search_entities(
 
 def get_entity(entity_id: int) -> Entity:
     """The entity with this id; NotFound otherwise."""
-    return _get(Entity, entity_id, _("Entity"))
+    return _get(Entity, entity_id, _l("Entity"))
 
 
 def get_entity_by_uscc(uscc: str) -> Entity:
@@ -837,14 +837,14 @@ def get_entity_by_uscc(uscc: str) -> Entity:
     code = normalize_uscc(uscc)
     entity = db.session.scalar(select(Entity).where(Entity.uscc == code))
     if entity is None:
-        raise NotFound(_("no entity with USCC %(code)s", code=code))
+        raise NotFound(_l("no entity with USCC %(code)s", code=code))
     return entity
 
 
 def _entity_db_checks(current: Entity | None) -> Callable[[dict[str, Any], Errors], None]:
     def check(values: dict[str, Any], errors: Errors) -> None:
         if values.get("uscc") and _taken(Entity.uscc, values["uscc"], current.id if current else None):
-            errors.setdefault("uscc", []).append(_("an entity with USCC %(code)s already exists", code=values["uscc"]))
+            errors.setdefault("uscc", []).append(_l("an entity with USCC %(code)s already exists", code=values["uscc"]))
 
     return check
 
@@ -882,7 +882,7 @@ def create_entity(
     values = _validated(clean_entity, data, False, _entity_db_checks(None))
     entity = Entity(**values)
     db.session.add(entity)
-    _flush(lambda: _("an entity with USCC %(code)s was saved at the same time; try again", code=values["uscc"]))
+    _flush(lambda: _l("an entity with USCC %(code)s was saved at the same time; try again", code=values["uscc"]))
     return entity
 
 
@@ -891,7 +891,7 @@ def update_entity(entity_id: int, **changes: Any) -> Entity:
     entity = get_entity(entity_id)
     values = _validated(clean_entity, changes, True, _entity_db_checks(entity))
     _apply(entity, values)
-    _flush(lambda: _("an entity with this USCC was saved at the same time; try again"))
+    _flush(lambda: _l("an entity with this USCC was saved at the same time; try again"))
     return entity
 
 
@@ -904,7 +904,7 @@ def deactivate_entity(entity_id: int, status: str = EntityStatus.DEREGISTERED.va
     Entities are never deleted: past draws and results refer to them.
     """
     if status not in INACTIVE_STATUSES:
-        raise ValidationFailed({"status": [_("must be one of: %(choices)s", choices=", ".join(INACTIVE_STATUSES))]})
+        raise ValidationFailed({"status": [_l("must be one of: %(choices)s", choices=", ".join(INACTIVE_STATUSES))]})
     entity = get_entity(entity_id)
     entity.status = status
     db.session.flush()
@@ -960,7 +960,7 @@ def search_inspectors(
 
 def get_inspector(inspector_id: int) -> Inspector:
     """The inspector with this id; NotFound otherwise."""
-    return _get(Inspector, inspector_id, _("Inspector"))
+    return _get(Inspector, inspector_id, _l("Inspector"))
 
 
 def _inspector_db_checks(current: Inspector | None) -> Callable[[dict[str, Any], Errors], None]:
@@ -968,7 +968,7 @@ def _inspector_db_checks(current: Inspector | None) -> Callable[[dict[str, Any],
         exclude = current.id if current else None
         if values.get("certificate_no") and _taken(Inspector.certificate_no, values["certificate_no"], exclude):
             errors.setdefault("certificate_no", []).append(
-                _("an inspector with certificate number %(no)s already exists", no=values["certificate_no"])
+                _l("an inspector with certificate number %(no)s already exists", no=values["certificate_no"])
             )
         if "department_id" in values and (current is None or values["department_id"] != current.department_id):
             _check_department(errors, "department_id", values["department_id"])
@@ -1002,7 +1002,7 @@ def create_inspector(
     values = _validated(clean_inspector, data, False, _inspector_db_checks(None))
     inspector = Inspector(**values)
     db.session.add(inspector)
-    _flush(lambda: _("an inspector with certificate number %(no)s was saved at the same time; try again", no=values["certificate_no"]))
+    _flush(lambda: _l("an inspector with certificate number %(no)s was saved at the same time; try again", no=values["certificate_no"]))
     return inspector
 
 
@@ -1011,7 +1011,7 @@ def update_inspector(inspector_id: int, **changes: Any) -> Inspector:
     inspector = get_inspector(inspector_id)
     values = _validated(clean_inspector, changes, True, _inspector_db_checks(inspector))
     _apply(inspector, values)
-    _flush(lambda: _("an inspector with this certificate number was saved at the same time; try again"))
+    _flush(lambda: _l("an inspector with this certificate number was saved at the same time; try again"))
     return inspector
 
 

@@ -127,7 +127,7 @@ def _deactivate(form: FlaskForm, action: Callable[[], Any], detail_url: str, mes
     """Run a deactivation posted from a detail page and go back there, saying what happened."""
     done = _save(form, action, lambda _obj: detail_url, message)
     if done is None:
-        reasons = "; ".join(m for messages in form.errors.values() for m in messages)
+        reasons = "; ".join(str(m) for messages in form.errors.values() for m in messages)
         flash(_("Nothing was changed: %(reasons)s", reasons=reasons), "danger")
         return redirect(detail_url)
     return done

@@ -11,9 +11,18 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.directory.models import CheckItem, Department, EntityKind, EntityScale
 from app.extensions import db
-from app.plans.models import InspectionMode
+from app.directory.forms import ENTITY_KIND_LABELS, ENTITY_SCALE_LABELS
+from app.plans.models import InspectionMode, PlanStatus
 from app.plans.rules import CREDIT_STRATA
 
+PLAN_STATUS_LABELS = {
+    PlanStatus.DRAFT: _l("Draft"),
+    PlanStatus.LEGAL_REVIEW: _l("Legality review"),
+    PlanStatus.LEADER_APPROVAL: _l("Awaiting leadership"),
+    PlanStatus.RETURNED: _l("Returned for redrafting"),
+    PlanStatus.PUBLISHED: _l("Approved and published"),
+    PlanStatus.REJECTED: _l("Rejected"),
+}
 MODE_LABELS = {
     InspectionMode.CITY_CITY: _l("City draws, city checks (市抽市查)"),
     InspectionMode.CITY_COUNTY: _l("City draws, counties check (市抽县查)"),
@@ -54,10 +63,14 @@ class SpotCheckTaskForm(FlaskForm):
     name = StringField(_l("Task name"), validators=[DataRequired(), Length(max=256)])
     targeted = BooleanField(_l("Targeted (定向)"), default=True)
     scope = TextAreaField(_l("Entities in scope (as worded in the plan)"), validators=[Optional(), Length(max=2000)])
-    filter_kind = SelectField(_l("Entity kind"), choices=[("", "—")] + [(k.value, k.value) for k in EntityKind], validators=[Optional()])
+    filter_kind = SelectField(
+        _l("Entity kind"), choices=[("", "—")] + [(k.value, ENTITY_KIND_LABELS[k]) for k in EntityKind], validators=[Optional()]
+    )
     filter_industry = StringField(_l("Industry"), validators=[Optional(), Length(max=64)])
     filter_region_code = StringField(_l("Region code"), validators=[Optional(), Length(max=6)])
-    filter_scale = SelectField(_l("Scale"), choices=[("", "—")] + [(s.value, s.value) for s in EntityScale], validators=[Optional()])
+    filter_scale = SelectField(
+        _l("Scale"), choices=[("", "—")] + [(s.value, ENTITY_SCALE_LABELS[s]) for s in EntityScale], validators=[Optional()]
+    )
     filter_station = StringField(_l("Supervising station"), validators=[Optional(), Length(max=128)])
     quota_kind = SelectField(_l("Quota"), choices=[("ratio", _l("Ratio")), ("count", _l("Fixed count"))])
     ratio = StringField(_l("Ratio (e.g. 3%)"), validators=[Optional(), Length(max=12)])
@@ -132,5 +145,8 @@ for _stratum in CREDIT_STRATA:
     setattr(
         SpotCheckTaskForm,
         f"credit_{_stratum}",
-        StringField(_l("Ratio for class %(c)s", c=_stratum), validators=[Optional(), Length(max=12)]),
+        StringField(
+            _l("Ratio for unclassified") if _stratum == "U" else _l("Ratio for class %(c)s", c=_stratum),
+            validators=[Optional(), Length(max=12)],
+        ),
     )

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from app.directory.models import CREDIT_CLASSES
+from app.i18n import lazy_text as _l
 
 CREDIT_STRATA = (*CREDIT_CLASSES, "U")  # U: unclassified
 
@@ -25,24 +26,26 @@ def parse_ratio(text: str | Decimal | None) -> Decimal:
     A value with "%" is a percentage; so is a bare number, unless it is written as a
     fraction "0.xx". So "1" means 1%, never 100%: the plans state ratios in percent.
     Full-width digits, as typed with a Chinese input method, are accepted.
+
+    Raises ValueError whose first argument is a message for the user (a lazy translation).
     """
     if isinstance(text, Decimal):
         value = text
     else:
         raw = unicodedata.normalize("NFKC", text or "").strip()
         if not raw:
-            raise ValueError("a ratio is required")
+            raise ValueError(_l("a ratio is required"))
         percent = raw.endswith("%") or not raw.startswith(("0.", "."))
         try:
             value = Decimal(raw.rstrip("%").strip())
         except InvalidOperation:
-            raise ValueError(f"not a number: {raw!r}") from None
+            raise ValueError(_l("not a number: %(value)s", value=raw)) from None
         if not value.is_finite():
-            raise ValueError(f"not a number: {raw!r}")
+            raise ValueError(_l("not a number: %(value)s", value=raw))
         if percent:
             value = value / 100
     if not value.is_finite() or value <= 0 or value > 1:
-        raise ValueError("a ratio must be above 0% and at most 100%")
+        raise ValueError(_l("a ratio must be above %(low)s and at most %(high)s", low="0%", high="100%"))
     return value
 
 
@@ -64,7 +67,7 @@ class RuleNotice:
     """A deviation from a local rule: shown to reviewers, not a hard error."""
 
     field: str
-    message: str
+    message: str  # a lazy translation: str() it where it is shown
 
 
 def ratio_notices(ratio: str | None, item_kinds: set[str]) -> list[RuleNotice]:
@@ -74,16 +77,16 @@ def ratio_notices(ratio: str | None, item_kinds: set[str]) -> list[RuleNotice]:
     value = Decimal(ratio)
     notices = []
     if "key" in item_kinds and value < KEY_RATIO_MIN:
-        notices.append(RuleNotice("ratio", "key items are checked at 20% or more"))
+        notices.append(RuleNotice("ratio", _l("key items are checked at a ratio of at least %(min)s", min="20%")))
     elif item_kinds == {"general"} and not GENERAL_RATIO_BAND[0] <= value <= GENERAL_RATIO_BAND[1]:
-        notices.append(RuleNotice("ratio", "general items are checked at 5% to 20%"))
+        notices.append(RuleNotice("ratio", _l("general items are checked at a ratio of %(low)s to %(high)s", low="5%", high="20%")))
     return notices
 
 
 def window_error(start: date, end: date, year: int) -> str | None:
-    """Why a task's window is not acceptable for a plan of ``year``, or None."""
+    """Why a task's window is not acceptable for a plan of ``year`` (a lazy translation), or None."""
     if end < start:
-        return "the window ends before it starts"
+        return _l("the window ends before it starts")
     if start.year != year or end.year != year:
-        return f"the window must lie within {year}"
+        return _l("the window must lie within %(year)s", year=year)
     return None

@@ -18,6 +18,8 @@ from app.db import utcnow
 from app.directory.models import CheckItem, Department, EntityKind, EntityScale
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
+from app.i18n import lazy_format
+from app.i18n import lazy_text as _l
 from app.plans import rules
 from app.plans.models import InspectionMode, Plan, PlanStatus, QuotaKind, SpotCheckTask
 from workflows import engine
@@ -47,19 +49,19 @@ class PlanPage:
 def create_plan(drafter: User, *, code: str, title: str, year: int, department_id: int, notes: str = "") -> Plan:
     """A new draft plan, with its approval process started; commits."""
     if not drafter.has_role(Role.DRAFTER):
-        raise Forbidden("only a drafter can create a plan")
+        raise Forbidden(_l("only a drafter can create a plan"))
     errors: dict[str, list[str]] = {}
     code, title = code.strip(), title.strip()
     if not code:
-        errors["code"] = ["required"]
+        errors["code"] = [_l("required")]
     elif db.session.scalar(select(Plan.id).where(Plan.code == code)):
-        errors["code"] = [f"a plan with code {code} exists"]
+        errors["code"] = [_l("a plan with code %(code)s exists", code=code)]
     if not title:
-        errors["title"] = ["required"]
+        errors["title"] = [_l("required")]
     if not 2000 <= year <= 2100:
-        errors["year"] = ["not a plausible year"]
+        errors["year"] = [_l("not a plausible year")]
     if db.session.get(Department, department_id) is None:
-        errors["department_id"] = ["no such department"]
+        errors["department_id"] = [_l("no such department")]
     if errors:
         raise ValidationFailed(errors)
     plan = Plan(code=code, title=title, year=year, department_id=department_id, drafter_id=drafter.id, notes=notes)
@@ -81,7 +83,7 @@ def create_plan(drafter: User, *, code: str, title: str, year: int, department_i
 def get_plan(plan_id: int) -> Plan:
     plan = db.session.get(Plan, plan_id)
     if plan is None:
-        raise NotFound(f"no plan {plan_id}")
+        raise NotFound(_l("no plan %(id)s", id=plan_id))
     return plan
 
 
@@ -101,9 +103,9 @@ def list_plans(*, year: int | None = None, status: str | None = None, page: int 
 
 def _editable_by(plan: Plan, user: User) -> None:
     if plan.drafter_id != user.id:
-        raise Forbidden("only the plan's drafter can change it")
+        raise Forbidden(_l("only the plan's drafter can change it"))
     if plan.status not in EDITABLE_STATUSES:
-        raise Conflict("the plan is under review or decided and can no longer be changed")
+        raise Conflict(_l("the plan is under review or decided and can no longer be changed"))
 
 
 def can_edit(plan: Plan, user: User) -> bool:
@@ -115,7 +117,7 @@ def update_plan(plan_id: int, user: User, *, title: str, notes: str = "") -> Pla
     plan = get_plan(plan_id)
     _editable_by(plan, user)
     if not title.strip():
-        raise ValidationFailed({"title": ["required"]})
+        raise ValidationFailed({"title": [_l("required")]})
     plan.title, plan.notes = title.strip(), notes
     db.session.commit()
     return plan
@@ -127,7 +129,7 @@ def _as_date(value: Any, field: str, errors: dict[str, list[str]]) -> date | Non
     try:
         return date.fromisoformat(str(value))
     except (TypeError, ValueError):
-        errors.setdefault(field, []).append("a date like 2023-06-01 is required")
+        errors.setdefault(field, []).append(_l("a date like 2023-06-01 is required"))
         return None
 
 
@@ -138,13 +140,13 @@ def clean_task_fields(plan: Plan, raw: dict[str, Any], task_id: int | None = Non
     for field in ("code", "name"):
         value = str(raw.get(field) or "").strip()
         if not value:
-            errors[field] = ["required"]
+            errors[field] = [_l("required")]
         out[field] = value
     clash = select(SpotCheckTask.id).where(SpotCheckTask.plan_id == plan.id, SpotCheckTask.code == out["code"])
     if task_id:
         clash = clash.where(SpotCheckTask.id != task_id)
     if out["code"] and db.session.scalar(clash):
-        errors["code"] = [f"task code {out['code']} is used in this plan"]
+        errors["code"] = [_l("task code %(code)s is used in this plan", code=out["code"])]
     out["targeted"] = bool(raw.get("targeted", True))
     out["scope"] = str(raw.get("scope") or "")
     out["credit_rule"] = str(raw.get("credit_rule") or "")
@@ -154,26 +156,26 @@ def clean_task_fields(plan: Plan, raw: dict[str, Any], task_id: int | None = Non
 
     quota_kind = raw.get("quota_kind") or QuotaKind.RATIO
     if quota_kind not in {q.value for q in QuotaKind}:
-        errors["quota_kind"] = ["ratio or count"]
+        errors["quota_kind"] = [_l("ratio or count")]
     out["quota_kind"] = quota_kind
     out["ratio"] = out["count"] = out["credit_ratios"] = None
     if quota_kind == QuotaKind.RATIO:
         try:
             out["ratio"] = rules.ratio_str(rules.parse_ratio(raw.get("ratio")))
         except ValueError as exc:
-            errors["ratio"] = [str(exc)]
+            errors["ratio"] = [exc.args[0]]  # a lazy message: stays translatable
         credit = raw.get("credit_ratios") or {}
         cleaned: dict[str, str] = {}
         for stratum, value in credit.items():
             if stratum not in rules.CREDIT_STRATA:
-                errors.setdefault("credit_ratios", []).append(f"unknown credit class {stratum}")
+                errors.setdefault("credit_ratios", []).append(_l("unknown credit class %(cls)s", cls=stratum))
                 continue
             if value in (None, ""):
                 continue
             try:
                 cleaned[stratum] = rules.ratio_str(rules.parse_ratio(value))
             except ValueError as exc:
-                errors.setdefault("credit_ratios", []).append(f"{stratum}: {exc}")
+                errors.setdefault("credit_ratios", []).append(lazy_format("%(cls)s: %(error)s", cls=stratum, error=exc.args[0]))
         out["credit_ratios"] = cleaned or None
     else:
         try:
@@ -182,7 +184,7 @@ def clean_task_fields(plan: Plan, raw: dict[str, Any], task_id: int | None = Non
                 raise ValueError
             out["count"] = count
         except (TypeError, ValueError):
-            errors["count"] = ["a whole number of entities, at least 1"]
+            errors["count"] = [_l("a whole number of entities, at least 1")]
 
     start = _as_date(raw.get("window_start"), "window_start", errors)
     end = _as_date(raw.get("window_end"), "window_end", errors)
@@ -194,27 +196,27 @@ def clean_task_fields(plan: Plan, raw: dict[str, Any], task_id: int | None = Non
 
     lead = db.session.get(Department, int(raw.get("lead_department_id") or 0))
     if lead is None:
-        errors["lead_department_id"] = ["choose the lead department"]
+        errors["lead_department_id"] = [_l("choose the lead department")]
     out["lead_department_id"] = lead.id if lead else None
     joint_ids = {int(i) for i in raw.get("joint_department_ids") or []}
     joint = list(db.session.scalars(select(Department).where(Department.id.in_(joint_ids)))) if joint_ids else []
     if len(joint) != len(joint_ids):
-        errors["joint_department_ids"] = ["unknown department"]
+        errors["joint_department_ids"] = [_l("unknown department")]
     out["joint_departments"] = [d for d in joint if not lead or d.id != lead.id]
 
     mode = raw.get("mode") or InspectionMode.CITY_CITY
     if mode not in {m.value for m in InspectionMode}:
-        errors["mode"] = ["unknown mode"]
+        errors["mode"] = [_l("unknown mode")]
     out["mode"] = mode
 
     item_ids = {int(i) for i in raw.get("check_item_ids") or []}
     items = list(db.session.scalars(select(CheckItem).where(CheckItem.id.in_(item_ids)))) if item_ids else []
     if not item_ids:
-        errors["check_item_ids"] = ["a task checks at least one item of the list (清单之外无监管)"]
+        errors["check_item_ids"] = [_l("a task checks at least one item of the check-item list (nothing outside the list is inspected)")]
     elif len(items) != len(item_ids):
-        errors["check_item_ids"] = ["unknown check item"]
+        errors["check_item_ids"] = [_l("unknown check item")]
     elif any(not item.active for item in items):
-        errors["check_item_ids"] = ["an inactive check item cannot be planned"]
+        errors["check_item_ids"] = [_l("an inactive check item cannot be planned")]
     out["check_items"] = items
 
     for field, default, low in (("team_size", 2, 2), ("case_cap", 20, 1)):
@@ -224,7 +226,7 @@ def clean_task_fields(plan: Plan, raw: dict[str, Any], task_id: int | None = Non
                 raise ValueError
             out[field] = value
         except (TypeError, ValueError):
-            errors[field] = [f"a whole number, at least {low}"]
+            errors[field] = [_l("a whole number, at least %(min)d", min=low)]
     quals = raw.get("required_qualifications") or []
     if isinstance(quals, str):
         quals = [q for q in quals.replace("、", ",").replace(";", ",").split(",")]
@@ -242,10 +244,10 @@ def _clean_filters(filters: dict[str, Any], errors: dict[str, list[str]]) -> dic
         "credit_class": set(rules.CREDIT_STRATA),
     }
     cleaned: dict[str, str | list[str]] = {}
-    problems: list[str] = []
+    problems: list[Any] = []
     for key, value in filters.items():
         if key not in FILTER_KEYS:
-            problems.append(f"unknown filter: {key}")
+            problems.append(_l("unknown filter: %(key)s", key=key))
             continue
         values = [str(v).strip() for v in (value if isinstance(value, list | tuple) else [value])]
         values = [v for v in values if v]
@@ -253,12 +255,12 @@ def _clean_filters(filters: dict[str, Any], errors: dict[str, list[str]]) -> dic
             continue
         bad = [v for v in values if key in allowed_values and v not in allowed_values[key]]
         if bad:
-            problems.append(f"{key}: unknown value {', '.join(bad)}")
+            problems.append(_l("%(key)s: unknown value %(values)s", key=key, values=", ".join(bad)))
         if key == "registered_until":
             try:
                 date.fromisoformat(values[0])
             except ValueError:
-                problems.append("registered_until: a date like 2023-01-31")
+                problems.append(_l("registered_until: a date like 2023-01-31"))
             values = values[:1]
         cleaned[key] = values[0] if len(values) == 1 else values
     if problems:
@@ -281,7 +283,7 @@ def add_task(plan_id: int, user: User, raw: dict[str, Any]) -> SpotCheckTask:
 def get_task(plan_id: int, task_id: int) -> SpotCheckTask:
     task = db.session.get(SpotCheckTask, task_id)
     if task is None or task.plan_id != plan_id:
-        raise NotFound(f"no task {task_id} in plan {plan_id}")
+        raise NotFound(_l("no task %(task)s in plan %(plan)s", task=task_id, plan=plan_id))
     return task
 
 
@@ -345,7 +347,7 @@ def published_plans(year: int | None = None) -> list[Plan]:
 def get_published_plan(plan_id: int) -> Plan:
     plan = db.session.get(Plan, plan_id)
     if plan is None or plan.status != PlanStatus.PUBLISHED:
-        raise NotFound("no such published plan")
+        raise NotFound(_l("no such published plan"))
     return plan
 
 
@@ -381,11 +383,11 @@ def _decision(form: dict[str, Any], prefix: str, allowed: tuple[str, ...], needs
     comments = str(form.get("comments") or "").strip()
     errors: dict[str, list[str]] = {}
     if decision not in allowed:
-        errors["decision"] = [f"one of: {', '.join(allowed)}"]
+        errors["decision"] = [_l("one of: %(choices)s", choices=", ".join(allowed))]
     if decision in needs_reason and not comments:
-        errors["comments"] = ["give the reasons"]
+        errors["comments"] = [_l("give the reasons")]
     if len(comments) > 4000:
-        errors["comments"] = ["at most 4000 characters"]
+        errors["comments"] = [_l("at most %(n)d characters", n=4000)]
     if errors:
         raise ValidationFailed(errors)
     return {f"{prefix}_decision": decision, f"{prefix}_comments": comments}
@@ -395,22 +397,22 @@ def _decision(form: dict[str, Any], prefix: str, allowed: tuple[str, ...], needs
 def _validate_submit(form: dict[str, Any], task: HumanTask, user: User) -> dict[str, Any]:
     plan = get_plan(task.subject_id)
     if plan.drafter_id != user.id:
-        raise Forbidden("only the plan's drafter submits it")
+        raise Forbidden(_l("only the plan's drafter submits it"))
     if not plan.tasks:
-        raise ValidationFailed({"tasks": ["a plan needs at least one spot-check task"]})
+        raise ValidationFailed({"tasks": [_l("a plan needs at least one spot-check task")]})
     return {"submitted_by_id": user.id, "draft_comments": str(form.get("comments") or "").strip()[:4000]}
 
 
 @task_form("plan_legal_review")
 def _validate_legal_review(form: dict[str, Any], task: HumanTask, user: User) -> dict[str, Any]:
     if get_plan(task.subject_id).drafter_id == user.id:
-        raise Forbidden("the drafter of a plan cannot review it")
+        raise Forbidden(_l("the drafter of a plan cannot review it"))
     return _decision(form, "legal", ("approve", "return"), ("return",)) | {"legal_reviewer_id": user.id}
 
 
 @task_form("plan_leader_approval")
 def _validate_leader_approval(form: dict[str, Any], task: HumanTask, user: User) -> dict[str, Any]:
     if get_plan(task.subject_id).drafter_id == user.id:
-        raise Forbidden("the drafter of a plan cannot approve it")
+        raise Forbidden(_l("the drafter of a plan cannot approve it"))
     cleaned = _decision(form, "leader", ("approve", "return", "reject"), ("return", "reject"))
     return cleaned | {"approved_by_id": user.id if cleaned["leader_decision"] == "approve" else None}

@@ -11,7 +11,7 @@ from app.auth.decorators import roles_required
 from app.auth.roles import STAFF_ROLES, Role
 from app.errors import ValidationFailed
 from app.plans import service
-from app.plans.forms import MODE_LABELS, PlanEditForm, PlanForm, SpotCheckTaskForm, department_choices
+from app.plans.forms import MODE_LABELS, PLAN_STATUS_LABELS, PlanEditForm, PlanForm, SpotCheckTaskForm, department_choices
 from app.plans.models import PlanStatus
 from app.plans.rules import ratio_percent
 from app.queue.service import path_view
@@ -46,7 +46,9 @@ def _show_errors(form, err: ValidationFailed) -> None:  # type: ignore[no-untype
         if target is not None and hasattr(target, "errors"):
             target.errors = list(target.errors) + list(messages)
         else:
-            flash(f"{field}: {'; '.join(messages)}", "danger")
+            # Not a field of the form (entity_filters, credit_ratios, tasks): the messages
+            # name what they are about.
+            flash("; ".join(str(m) for m in messages), "danger")
 
 
 @bp.get("")
@@ -57,7 +59,7 @@ def index():  # type: ignore[no-untyped-def]
         status=request.args.get("status") or None,
         page=max(request.args.get("page", 1, type=int), 1),
     )
-    return render_template("plans/index.html", page=page, statuses=list(PlanStatus))
+    return render_template("plans/index.html", page=page, statuses=list(PlanStatus), status_labels=PLAN_STATUS_LABELS)
 
 
 @bp.route("/new", methods=["GET", "POST"])

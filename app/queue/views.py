@@ -103,7 +103,7 @@ def complete(task_id: int):  # type: ignore[no-untyped-def]
     except Forbidden:
         db.session.rollback()
         abort(403)
-    flash(_("Done: %(title)s", title=task.title), "success")
+    flash(_("Done: %(title)s", title=_(task.title)), "success")  # titles are BPMN names, extracted for translation
     return redirect(url_for("queue.my_tasks"))
 
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 0392156f6620
+Revision ID: 8ee21fe74ec1
 Revises: 
-Create Date: 2026-11-23 15:25:12.503777
+Create Date: 2026-11-23 15:53:25.166251
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0392156f6620'
+revision = '8ee21fe74ec1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -149,6 +149,7 @@ def upgrade():
     sa.Column('process_id', sa.String(length=128), nullable=False),
     sa.Column('subject_type', sa.String(length=32), nullable=False),
     sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('subject_title', sa.String(length=256), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -156,11 +157,13 @@ def upgrade():
     sa.Column('started_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_timer_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['spec_id'], ['process_spec.id'], name=op.f('fk_process_instance_spec_id_process_spec')),
     sa.ForeignKeyConstraint(['started_by_id'], ['user_account.id'], name=op.f('fk_process_instance_started_by_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_instance'))
     )
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_process_instance_next_timer_at'), ['next_timer_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_process_instance_spec_id'), ['spec_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_process_instance_status'), ['status'], unique=False)
         batch_op.create_index('ix_process_instance_subject', ['subject_type', 'subject_id'], unique=False)
@@ -188,6 +191,7 @@ def upgrade():
     sa.Column('form_key', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('assigned_by_process', sa.Boolean(), nullable=False),
     sa.Column('excluded_user_ids', sa.JSON(), nullable=False),
     sa.Column('has_candidates', sa.Boolean(), nullable=False),
     sa.Column('due_at', app.db.UTCDateTime(timezone=True), nullable=True),
@@ -350,6 +354,7 @@ def downgrade():
         batch_op.drop_index('ix_process_instance_subject')
         batch_op.drop_index(batch_op.f('ix_process_instance_status'))
         batch_op.drop_index(batch_op.f('ix_process_instance_spec_id'))
+        batch_op.drop_index(batch_op.f('ix_process_instance_next_timer_at'))
 
     op.drop_table('process_instance')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
