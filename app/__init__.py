@@ -57,6 +57,8 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
 def _import_models() -> None:
     """Import every model module so that metadata (and Alembic) sees all tables."""
     import app.auth.models  # noqa: F401
+    import app.cases.models  # noqa: F401
+    import app.draws.models  # noqa: F401
     import app.directory.models  # noqa: F401
     import app.plans.models  # noqa: F401
     import workflows.models  # noqa: F401
@@ -69,15 +71,21 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.directory.api import blp as directory_api
     from app.directory.views import bp as directory_bp
+    from app.jobs.views import bp as jobs_bp
+    from app.draws.api import blp as draws_api
+    from app.draws.views import bp as draws_bp
     from app.plans.api import blp as plans_api
     from app.plans.views import bp as plans_bp
     from app.publication.views import bp as publication_bp
     from app.queue.api import blp as queue_api
     from app.queue.views import bp as queue_bp
 
-    for bp in (assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp):
+    from app.cases.views import bp as cases_bp
+
+    for bp in (assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp, draws_bp, cases_bp):
         app.register_blueprint(bp)
-    for blp in (auth_api, directory_api, plans_api, queue_api):
+    app.register_blueprint(jobs_bp)  # also points the job queue at this app's storage
+    for blp in (auth_api, directory_api, plans_api, queue_api, draws_api):
         ext.csrf.exempt(blp)  # bearer tokens only, never cookies: see app.auth.api_auth
         ext.api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
 
@@ -85,6 +93,10 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
+    from app.jobs.cli import jobs_cli
+    from app.draws.cli import draws_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(draws_cli)

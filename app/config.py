@@ -72,6 +72,22 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     PAGE_SIZE = 50
+    # Background jobs (Huey, app.jobs): SQLite storage under instance/ unless JOBS_BACKEND=redis
+    # (or REDIS_URL is set); JOBS_IMMEDIATE runs every job inline when enqueued (tests).
+    JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "")
+    JOBS_SQLITE_PATH = os.environ.get("JOBS_SQLITE_PATH", str(INSTANCE_DIR / "huey.db"))
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    JOBS_IMMEDIATE = os.environ.get("JOBS_IMMEDIATE", "0") == "1"
+    # BPMN timers: poll period, instances per pass, and the delay before a failed firing is retried.
+    TIMER_POLL_SECONDS = float(os.environ.get("TIMER_POLL_SECONDS", 30))
+    TIMER_BATCH_SIZE = int(os.environ.get("TIMER_BATCH_SIZE", 200))
+    TIMER_RETRY_SECONDS = int(os.environ.get("TIMER_RETRY_SECONDS", 300))
+    # Draws (local rules, with the seeds' defaults): an entity is checked for the same item at
+    # most once in the period, and at most this many times a year in all.
+    DRAW_REPEAT_PERIOD_MONTHS = int(os.environ.get("DRAW_REPEAT_PERIOD_MONTHS", 12))
+    DRAW_ENTITY_YEARLY_CAP = int(os.environ.get("DRAW_ENTITY_YEARLY_CAP", 2))
+    # Pools at least this large are drawn by a background worker, with a progress bar.
+    DRAW_BACKGROUND_THRESHOLD = int(os.environ.get("DRAW_BACKGROUND_THRESHOLD", 50_000))
 
 
 class TestConfig(Config):
@@ -81,3 +97,4 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     RATELIMIT_STORAGE_URI = "memory://"
+    JOBS_IMMEDIATE = True  # jobs run inline, on in-memory storage

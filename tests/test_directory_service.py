@@ -19,8 +19,9 @@ from app.extensions import db
 
 @pytest.fixture
 def ctx(app: Flask) -> Iterator[Flask]:
-    """A request context: translated messages need one (app.i18n reads the current user)."""
-    with app.test_request_context():
+    """A request context in English: messages are checked in their source wording here
+    (the Chinese catalogue is checked by tests/test_i18n.py)."""
+    with app.test_request_context("/?lang=en"):
         yield app
         db.session.remove()
 

@@ -157,7 +157,7 @@ def test_bad_uscc_is_shown_on_the_form_and_nothing_saved(app: Flask, coordinator
         data={"uscc": wrong, "name": "新增公司", "kind": "enterprise", "region_code": "140502", "status": "active"},
     )
     assert response.status_code == 422
-    assert "check character should be" in response.get_data(as_text=True)
+    assert "校验码应为" in response.get_data(as_text=True)  # "check character should be"
     # What was typed is still in the form.
     assert wrong in response.get_data(as_text=True)
     with app.app_context():
@@ -241,7 +241,7 @@ def test_inspector_pages(app: Flask, coordinator: FlaskClient, dept_id: int) -> 
         "/directory/inspectors/new",
         data={"name": "李四", "department_id": str(dept_id), "certificate_no": "14050019000001", "region_code": "140502"},
     )
-    assert response.status_code == 422 and "already exists" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "执法证号为 14050019000001 的执法检查人员已存在" in response.get_data(as_text=True)
 
 
 def test_check_item_pages(app: Flask, coordinator: FlaskClient, dept_id: int) -> None:

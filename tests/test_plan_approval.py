@@ -88,7 +88,7 @@ def test_plan_from_draft_through_return_to_publication(app, people, login_as):
 
     # A return needs reasons.
     r = legal.post(f"/tasks/{review}/complete", data={"decision": "return", "comments": ""})
-    assert r.status_code == 422 and "give the reasons" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "请说明理由" in r.get_data(as_text=True)  # "give the reasons"
     r = legal.post(f"/tasks/{review}/complete", data={"decision": "return", "comments": "抽查比例依据不明，请补充"})
     assert r.status_code == 302
     with app.app_context():

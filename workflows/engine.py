@@ -34,9 +34,10 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.auth.roles import Role
 from app.config import PROJECT_ROOT
-from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from workflows import clock
+from workflows.bulk import StartItem, start_processes
 from workflows.models import (
     HumanTask,
     HumanTaskCandidate,
@@ -60,7 +61,7 @@ __all__ = [
     "DiagramError", "FormNotRegistered", "WorkflowScriptError",
     "can_act", "can_view", "claim_task", "clear_caches", "complete_task", "compute_due_at",
     "due_timer_instances", "fire_timers", "init_app", "instance_path", "missing_registrations", "script_helper",
-    "service_task", "start_process", "task_context", "task_form", "unclaim_task",
+    "service_task", "StartItem", "start_process", "start_processes", "task_context", "task_form", "unclaim_task",
 ]
 
 # Engine passes per step; a diagram needing more is looping without a wait state.
@@ -109,7 +110,7 @@ def start_process(
     session = db.session()
     lib = library()
     loaded = lib.get(process_id)
-    now = utcnow()
+    now = clock.now()
     instance = ProcessInstance(
         spec_id=lib.spec_row_id(session, loaded),
         process_id=process_id,
@@ -164,7 +165,7 @@ def _complete(session: Session, human_task_id: int, user: User, form_data: dict[
         raise TypeError(f"the validator of {row.form_key!r} must return a dict")
 
     loaded = _load(session, row.instance_id, lock=True)
-    now = utcnow()
+    now = clock.now()
     won = session.execute(
         update(HumanTask)
         .where(HumanTask.id == row.id, HumanTask.state == HumanTaskState.READY)
@@ -317,7 +318,7 @@ def instance_path(instance_id: int) -> list[ProcessEvent]:
 
 def due_timer_instances(now: datetime | None = None, limit: int = 500) -> list[int]:
     """Ids of running instances with a timer due by ``now``, earliest first."""
-    now = now or utcnow()
+    now = now or clock.now()
     return list(
         db.session.scalars(
             select(ProcessInstance.id)
@@ -442,7 +443,7 @@ def _save(session: Session, loaded: _Loaded, recorder: StepRecorder) -> None:
 
 
 def _state_values(workflow: BpmnWorkflow) -> dict[str, Any]:
-    now = utcnow()
+    now = clock.now()
     completed = workflow.is_completed()
     return {
         "state": serialize_instance(workflow),

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from app.db import utcnow
+from workflows import clock
 from workflows.models import HumanTask, HumanTaskCandidate, HumanTaskState, ProcessEvent, ProcessInstance
 from workflows.properties import TaskProperties, compute_due_at
 
@@ -86,7 +86,7 @@ class StepRecorder:
         spec = task.task_spec
         self.events.append(
             ProcessEvent(
-                at=utcnow(),
+                at=clock.now(),
                 bpmn_id=spec.bpmn_id,
                 element_type=type(spec).__name__,
                 element_name=(element_label(task))[:256],
@@ -98,7 +98,7 @@ class StepRecorder:
 
     def record_cancelled(self, row: KnownTask) -> None:
         self.events.append(
-            ProcessEvent(at=utcnow(), bpmn_id=row.bpmn_id, element_type=row.element_type,
+            ProcessEvent(at=clock.now(), bpmn_id=row.bpmn_id, element_type=row.element_type,
                          element_name=row.title, event="cancelled", data={})
         )
 
@@ -156,7 +156,7 @@ def sync_human_tasks(
     Rows no longer READY in the engine (a boundary timer took over, say) become
     CANCELLED. The caller has already marked the task it completed.
     """
-    now = utcnow()
+    now = clock.now()
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     gone = [row for spiff_id, row in known.items() if spiff_id not in ready]
     if gone:

@@ -25,7 +25,7 @@ ENTITY_KIND_LABELS = {
     EntityKind.OTHER: _l("Other (product, project, conduct)"),
 }
 ENTITY_STATUS_LABELS = {
-    EntityStatus.ACTIVE: _l("Active"),
+    EntityStatus.ACTIVE: _l("In business"),  # not "Active": that word is used for check items and inspectors
     EntityStatus.CLOSED: _l("Closed or in liquidation"),
     EntityStatus.DEREGISTERED: _l("Deregistered"),
     EntityStatus.REVOKED: _l("Licence revoked"),
@@ -146,7 +146,7 @@ class EntityForm(FlaskForm):
 
 
 class InspectorForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=64)])
     department_id = SelectField(_l("Department"), coerce=int, choices=[])
     station = StringField(_l("Station"), validators=[Length(max=128)])
     certificate_no = StringField(_l("Enforcement certificate number"), validators=[DataRequired(), Length(max=32)])

@@ -121,3 +121,19 @@ class Inspector(TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
     department: Mapped[Department] = relationship()
+
+
+class InspectorConflict(TimestampMixin, db.Model):
+    """An inspector's declared interest in an entity (回避): never matched to it again."""
+
+    __tablename__ = "inspector_conflict"
+    __table_args__ = (Index("ix_inspector_conflict_pair", "inspector_id", "entity_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    declared_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    inspector: Mapped[Inspector] = relationship()
+    entity: Mapped[Entity] = relationship()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import support
 from flask import Flask, has_request_context, request, session
-from flask_babel import gettext
+from flask_babel import Domain, get_locale, gettext
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
@@ -78,5 +79,35 @@ def lazy_format(template: str, **values: Any) -> LazyText:
     return LazyText(_interpolate, template, values)
 
 
+class CatalogDomain(Domain):
+    """Flask-Babel's message domain, finding catalogues under ``zh_CN`` as well.
+
+    Babel reads "zh_CN" as zh_Hans_CN (it adds the likely script), so Flask-Babel looks for
+    app/translations/zh_Hans_CN, while ``pybabel init -l zh_CN`` (and everyone else) keeps the
+    catalogue under zh_CN. This domain tries language_TERRITORY first, then Babel's full name.
+    """
+
+    def get_translations(self) -> support.NullTranslations:
+        locale = get_locale()
+        if locale is None:  # outside any app or request context
+            return support.NullTranslations()
+        cache = self.get_translations_cache(None)
+        key = (str(locale), self.domain[0])
+        if key not in cache:
+            names = [str(locale)]
+            if locale.territory:
+                names.insert(0, f"{locale.language}_{locale.territory}")
+            translations = support.Translations()
+            for dirname in self.translation_directories:
+                catalog = support.Translations.load(dirname, names, self.domain[0])
+                translations.merge(catalog)
+                if hasattr(catalog, "plural"):  # merge() leaves the plural rule behind
+                    translations.plural = catalog.plural
+            cache[key] = translations
+        return cache[key]
+
+
 def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    # Flask-Babel builds its default domain lazily (a cached property); ours replaces it.
+    babel.domain_instance = CatalogDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))

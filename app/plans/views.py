@@ -18,6 +18,8 @@ from app.queue.service import path_view
 from app.queue.subjects import SubjectKind, register_subject
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
+# A global, not a context value: the macros of _macros.html, imported without context, use it.
+bp.record_once(lambda state: state.app.jinja_env.globals.update(PLAN_STATUS_LABELS=PLAN_STATUS_LABELS))
 
 
 def _plan_subject(plan_id: int) -> dict:
@@ -59,7 +61,7 @@ def index():  # type: ignore[no-untyped-def]
         status=request.args.get("status") or None,
         page=max(request.args.get("page", 1, type=int), 1),
     )
-    return render_template("plans/index.html", page=page, statuses=list(PlanStatus), status_labels=PLAN_STATUS_LABELS)
+    return render_template("plans/index.html", page=page, statuses=list(PlanStatus))
 
 
 @bp.route("/new", methods=["GET", "POST"])

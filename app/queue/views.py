@@ -8,11 +8,13 @@ from flask_login import current_user, login_required
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.queue import service
+from app.queue.labels import JINJA_GLOBALS
 from app.queue.subjects import subject_kind
 from workflows import engine
 from workflows.models import HumanTask
 
 bp = Blueprint("queue", __name__, url_prefix="/tasks")
+bp.record_once(lambda state: state.app.jinja_env.globals.update(JINJA_GLOBALS))
 
 
 def filters_from_request() -> service.QueueFilters:

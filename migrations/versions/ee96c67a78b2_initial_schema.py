@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 8ee21fe74ec1
+Revision ID: ee96c67a78b2
 Revises: 
-Create Date: 2026-11-23 15:53:25.166251
+Create Date: 2026-11-23 16:01:58.398249
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = '8ee21fe74ec1'
+revision = 'ee96c67a78b2'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -57,6 +57,21 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_entity_name'), ['name'], unique=False)
         batch_op.create_index('ix_entity_region_industry', ['region_code', 'industry'], unique=False)
         batch_op.create_index('ix_entity_status_credit', ['status', 'credit_class'], unique=False)
+
+    op.create_table('job_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job_name', sa.String(length=200), nullable=False),
+    sa.Column('args', sa.JSON(), nullable=False),
+    sa.Column('kwargs', sa.JSON(), nullable=False),
+    sa.Column('huey_task_id', sa.String(length=64), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('traceback', sa.Text(), nullable=False),
+    sa.Column('failed_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('retried_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_failure'))
+    )
+    with op.batch_alter_table('job_failure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_job_failure_failed_at'), ['failed_at'], unique=False)
 
     op.create_table('process_spec',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -142,6 +157,23 @@ def upgrade():
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_token_hash'), ['token_hash'], unique=True)
         batch_op.create_index(batch_op.f('ix_api_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('inspector_conflict',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('inspector_id', sa.Integer(), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('declared_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['declared_by_id'], ['user_account.id'], name=op.f('fk_inspector_conflict_declared_by_id_user_account')),
+    sa.ForeignKeyConstraint(['entity_id'], ['entity.id'], name=op.f('fk_inspector_conflict_entity_id_entity')),
+    sa.ForeignKeyConstraint(['inspector_id'], ['inspector.id'], name=op.f('fk_inspector_conflict_inspector_id_inspector')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inspector_conflict'))
+    )
+    with op.batch_alter_table('inspector_conflict', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inspector_conflict_entity_id'), ['entity_id'], unique=False)
+        batch_op.create_index('ix_inspector_conflict_pair', ['inspector_id', 'entity_id'], unique=True)
 
     op.create_table('process_instance',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -314,11 +346,169 @@ def upgrade():
     sa.ForeignKeyConstraint(['task_id'], ['spot_check_task.id'], name=op.f('fk_spot_check_task_joint_department_task_id_spot_check_task'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('task_id', 'department_id', name=op.f('pk_spot_check_task_joint_department'))
     )
+    op.create_table('task_draw',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('spot_check_task_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('coordinator_id', sa.Integer(), nullable=True),
+    sa.Column('pool_size', sa.Integer(), nullable=True),
+    sa.Column('pool_counts', sa.JSON(), nullable=True),
+    sa.Column('excluded_counts', sa.JSON(), nullable=True),
+    sa.Column('pool_frozen_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('process_instance_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['coordinator_id'], ['user_account.id'], name=op.f('fk_task_draw_coordinator_id_user_account')),
+    sa.ForeignKeyConstraint(['process_instance_id'], ['process_instance.id'], name=op.f('fk_task_draw_process_instance_id_process_instance')),
+    sa.ForeignKeyConstraint(['spot_check_task_id'], ['spot_check_task.id'], name=op.f('fk_task_draw_spot_check_task_id_spot_check_task')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_draw')),
+    sa.UniqueConstraint('spot_check_task_id', name=op.f('uq_task_draw_spot_check_task_id'))
+    )
+    with op.batch_alter_table('task_draw', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_draw_status'), ['status'], unique=False)
+
+    op.create_table('draw',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_draw_id', sa.Integer(), nullable=False),
+    sa.Column('round_no', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('algorithm', sa.String(length=32), nullable=False),
+    sa.Column('task_code', sa.String(length=64), nullable=False),
+    sa.Column('scheduled_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('commitment', sa.String(length=64), nullable=False),
+    sa.Column('server_seed', sa.String(length=64), nullable=False),
+    sa.Column('witness_entropy', sa.Text(), nullable=True),
+    sa.Column('witness_id', sa.Integer(), nullable=True),
+    sa.Column('pool_digest', sa.String(length=64), nullable=False),
+    sa.Column('quota_rule', sa.JSON(), nullable=False),
+    sa.Column('team_rule', sa.JSON(), nullable=False),
+    sa.Column('strata', sa.JSON(), nullable=True),
+    sa.Column('selected_count', sa.Integer(), nullable=True),
+    sa.Column('drawn_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('drawn_by_id', sa.Integer(), nullable=True),
+    sa.Column('signed_off_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_off_by_id', sa.Integer(), nullable=True),
+    sa.Column('redraw_reason', sa.Text(), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drawn_by_id'], ['user_account.id'], name=op.f('fk_draw_drawn_by_id_user_account')),
+    sa.ForeignKeyConstraint(['signed_off_by_id'], ['user_account.id'], name=op.f('fk_draw_signed_off_by_id_user_account')),
+    sa.ForeignKeyConstraint(['task_draw_id'], ['task_draw.id'], name=op.f('fk_draw_task_draw_id_task_draw')),
+    sa.ForeignKeyConstraint(['witness_id'], ['user_account.id'], name=op.f('fk_draw_witness_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw')),
+    sa.UniqueConstraint('task_draw_id', 'round_no', name=op.f('uq_draw_task_draw_id'))
+    )
+    with op.batch_alter_table('draw', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_draw_task_draw_id'), ['task_draw_id'], unique=False)
+
+    op.create_table('frozen_pool',
+    sa.Column('task_draw_id', sa.Integer(), nullable=False),
+    sa.Column('rows_gz', sa.LargeBinary(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['task_draw_id'], ['task_draw.id'], name=op.f('fk_frozen_pool_task_draw_id_task_draw')),
+    sa.PrimaryKeyConstraint('task_draw_id', name=op.f('pk_frozen_pool'))
+    )
+    op.create_table('draw_dossier',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('dossier_gz', sa.LargeBinary(), nullable=False),
+    sa.Column('notes', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draw.id'], name=op.f('fk_draw_dossier_draw_id_draw')),
+    sa.PrimaryKeyConstraint('draw_id', name=op.f('pk_draw_dossier'))
+    )
+    op.create_table('draw_selection',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('uscc', sa.String(length=18), nullable=False),
+    sa.Column('stratum', sa.String(length=3), nullable=False),
+    sa.Column('score', sa.String(length=64), nullable=False),
+    sa.Column('team', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draw.id'], name=op.f('fk_draw_selection_draw_id_draw')),
+    sa.ForeignKeyConstraint(['entity_id'], ['entity.id'], name=op.f('fk_draw_selection_entity_id_entity')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_selection')),
+    sa.UniqueConstraint('draw_id', 'rank', name=op.f('uq_draw_selection_draw_id'))
+    )
+    with op.batch_alter_table('draw_selection', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_selection_draw_id'), ['draw_id'], unique=False)
+        batch_op.create_index('ix_draw_selection_entity', ['entity_id'], unique=False)
+
+    op.create_table('inspection_case',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('spot_check_task_id', sa.Integer(), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('inspection_date', sa.Date(), nullable=True),
+    sa.Column('process_instance_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draw.id'], name=op.f('fk_inspection_case_draw_id_draw')),
+    sa.ForeignKeyConstraint(['entity_id'], ['entity.id'], name=op.f('fk_inspection_case_entity_id_entity')),
+    sa.ForeignKeyConstraint(['process_instance_id'], ['process_instance.id'], name=op.f('fk_inspection_case_process_instance_id_process_instance')),
+    sa.ForeignKeyConstraint(['spot_check_task_id'], ['spot_check_task.id'], name=op.f('fk_inspection_case_spot_check_task_id_spot_check_task')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inspection_case')),
+    sa.UniqueConstraint('code', name=op.f('uq_inspection_case_code')),
+    sa.UniqueConstraint('draw_id', 'entity_id', name=op.f('uq_inspection_case_draw_id'))
+    )
+    with op.batch_alter_table('inspection_case', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inspection_case_draw_id'), ['draw_id'], unique=False)
+        batch_op.create_index('ix_inspection_case_entity_task', ['entity_id', 'spot_check_task_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspection_case_status'), ['status'], unique=False)
+
+    op.create_table('case_member',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('inspector_id', sa.Integer(), nullable=False),
+    sa.Column('certificate_no', sa.String(length=32), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('recusal_reason', sa.Text(), nullable=True),
+    sa.Column('replaces_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['inspection_case.id'], name=op.f('fk_case_member_case_id_inspection_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['inspector_id'], ['inspector.id'], name=op.f('fk_case_member_inspector_id_inspector')),
+    sa.ForeignKeyConstraint(['replaces_id'], ['case_member.id'], name=op.f('fk_case_member_replaces_id_case_member')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_member')),
+    sa.UniqueConstraint('case_id', 'inspector_id', name=op.f('uq_case_member_case_id'))
+    )
+    with op.batch_alter_table('case_member', schema=None) as batch_op:
+        batch_op.create_index('ix_case_member_inspector_state', ['inspector_id', 'state'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('case_member', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_member_inspector_state')
+
+    op.drop_table('case_member')
+    with op.batch_alter_table('inspection_case', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inspection_case_status'))
+        batch_op.drop_index('ix_inspection_case_entity_task')
+        batch_op.drop_index(batch_op.f('ix_inspection_case_draw_id'))
+
+    op.drop_table('inspection_case')
+    with op.batch_alter_table('draw_selection', schema=None) as batch_op:
+        batch_op.drop_index('ix_draw_selection_entity')
+        batch_op.drop_index(batch_op.f('ix_draw_selection_draw_id'))
+
+    op.drop_table('draw_selection')
+    op.drop_table('draw_dossier')
+    op.drop_table('frozen_pool')
+    with op.batch_alter_table('draw', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_task_draw_id'))
+        batch_op.drop_index(batch_op.f('ix_draw_status'))
+
+    op.drop_table('draw')
+    with op.batch_alter_table('task_draw', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_draw_status'))
+
+    op.drop_table('task_draw')
     op.drop_table('spot_check_task_joint_department')
     op.drop_table('spot_check_task_item')
     with op.batch_alter_table('spot_check_task', schema=None) as batch_op:
@@ -357,6 +547,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_process_instance_next_timer_at'))
 
     op.drop_table('process_instance')
+    with op.batch_alter_table('inspector_conflict', schema=None) as batch_op:
+        batch_op.drop_index('ix_inspector_conflict_pair')
+        batch_op.drop_index(batch_op.f('ix_inspector_conflict_entity_id'))
+
+    op.drop_table('inspector_conflict')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
         batch_op.drop_index(batch_op.f('ix_api_token_token_hash'))
@@ -378,6 +573,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_process_spec_process_id'))
 
     op.drop_table('process_spec')
+    with op.batch_alter_table('job_failure', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_job_failure_failed_at'))
+
+    op.drop_table('job_failure')
     with op.batch_alter_table('entity', schema=None) as batch_op:
         batch_op.drop_index('ix_entity_status_credit')
         batch_op.drop_index('ix_entity_region_industry')

@@ -1,0 +1,1 @@
+"""Inspection cases: one per selected entity, all of its task's check items in one visit."""

@@ -1,0 +1,785 @@
+"""suiji-draw-v1: the verifiable draw of entities and the matching of inspectors.
+
+Pure functions only (no Flask, no database): the same inputs always give the
+same draw, so anyone holding the dossier can re-run it (``tools/verify_draw.py``
+is an independent re-implementation from the same specification).
+
+The algorithm, in short:
+
+1. When the draw is prepared, ``server_seed`` is 32 random bytes; its SHA-256
+   (``commitment``) is published before the sitting, so the server cannot change
+   the seed afterwards.
+2. At the sitting a witness types ``witness_entropy``; the draw's ``seed`` is
+   SHA-256(server_seed ‖ UTF-8 of witness_entropy). Neither side alone controls it.
+3. Every pool entity gets a score, HMAC-SHA256(seed, "entity:<task>:<uscc>");
+   per credit class (stratum) the ``quota`` lowest scores are selected, quota =
+   ceil(n × ratio) with the ratio as an exact decimal (or a fixed count over one
+   stratum "ALL"), never more than n.
+4. Selected entities, in ascending score order, are matched to inspectors by
+   HMAC-SHA256(seed, "inspector:<task>:<uscc>:<certificate_no>"): first the
+   lowest-scoring eligible holder of each required qualification not yet in the
+   team, then the lowest-scoring eligible others up to the team size. Eligible:
+   no declared conflict, not of the entity's station on cross-station tasks,
+   and below the case cap (open cases plus cases given earlier in this draw).
+
+Decisions where the specification is silent (the verifier follows the same):
+
+* Strata list only the credit classes present in the pool; a class present in
+  the pool but absent from ``ratios`` is a stratum with quota 0 (never drawn).
+  A count rule always yields the single stratum "ALL", even for an empty pool.
+* Ratios must lie in [0, 1]; a count may exceed the pool and is capped at n.
+* An empty station never matches: an entity or inspector without a recorded
+  station is not "of the same station" as anybody.
+* Team size below 2 is rejected (行政处罚法 Art. 42: at least two inspectors).
+  Required qualifications are filled first, so a team can be larger than
+  ``team_size`` when each qualification needs its own holder.
+* ``assign_teams`` processes ``selected`` in ascending entity score (ties by
+  USCC) whatever order it is given in.
+* When inspectors run short, matching continues for the remaining entities with
+  whatever partial team was possible (so every shortfall is reported at once),
+  then ``InsufficientInspectors`` is raised: nothing is returned.
+* Scores are compared as raw digests: byte order equals the order of the
+  lowercase hex strings the specification speaks of.
+
+Speed: the cost is one HMAC per (selected entity, eligible inspector). Scores
+are computed from HMAC states that have already absorbed the key and the
+per-entity message prefix (RFC 2104 ipad/opad states, copied per message),
+each entity keeps only its few lowest-scoring inspectors (a short list), and
+large draws spread that scoring over processes; the case-cap bookkeeping then
+walks the short lists in order, falling back to a full ranking of an entity
+whose short list the caps exhausted.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import math
+import multiprocessing
+import os
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+ALGORITHM = "suiji-draw-v1"
+CREDIT_CLASSES = ("A", "B", "C", "D", "U")
+ALL_STRATUM = "ALL"
+MIN_TEAM_SIZE = 2
+
+# Inspectors kept per entity beyond those strictly needed: enough that the case cap
+# rarely exhausts a short list (then the entity is ranked in full, still exact).
+_SHORTLIST_MARGIN = 6
+# Below this many HMACs a stage runs in this process: starting workers costs more.
+_PARALLEL_MIN_HMACS = 1_500_000
+_MAX_WORKERS = 8
+_ENTITY_CHUNKS_PER_WORKER = 2
+_INSPECTOR_CHUNK = 256  # entities per task sent to a worker while matching
+
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class DrawError(Exception):
+    """The draw cannot be run with these inputs."""
+
+
+class InsufficientInspectors(DrawError):
+    """Some selected entity cannot get a full, qualified team; the draw is void.
+
+    ``shortfalls`` holds one dict per problem: ``uscc``; ``missing`` ("team_size"
+    or "qualification"); ``qualification`` (or None); ``needed``; ``eligible`` (how
+    many eligible inspectors, or eligible holders of the qualification, there were).
+    """
+
+    def __init__(self, shortfalls: list[dict[str, Any]]):
+        self.shortfalls = shortfalls
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        shown = [_describe_shortfall(s) for s in self.shortfalls[:10]]
+        entities = len({s["uscc"] for s in self.shortfalls})
+        more = len(self.shortfalls) - len(shown)
+        text = f"not enough eligible inspectors for {entities} selected entit{'y' if entities == 1 else 'ies'}: "
+        return text + "; ".join(shown) + (f"; and {more} more" if more else "")
+
+
+def _describe_shortfall(s: Mapping[str, Any]) -> str:
+    if s["missing"] == "qualification":
+        return f"{s['uscc']}: no eligible holder of qualification {s['qualification']!r}"
+    return f"{s['uscc']}: team of {s['needed']} needed, {s['eligible']} eligible"
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEntity:
+    """An entity of the frozen pool: its USCC, credit class at draw time and station."""
+
+    uscc: str
+    credit_class: str
+    station: str
+
+
+@dataclass(frozen=True, slots=True)
+class InspectorCandidate:
+    """An active inspector of an inspecting department, as at the sitting."""
+
+    certificate_no: str
+    station: str
+    qualifications: tuple[str, ...]
+    open_cases: int
+    conflicts: frozenset[str] = field(default_factory=frozenset)
+
+
+def _exact_ratio(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise ValueError(f"ratio must be a decimal string, got {value!r}")
+    try:
+        # A float is read through its shortest repr ("0.03"), i.e. the decimal that was typed.
+        ratio = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"ratio is not a decimal number: {value!r}") from exc
+    if not ratio.is_finite() or ratio < 0 or ratio > 1:
+        raise ValueError(f"ratio must lie between 0 and 1, got {value!r}")
+    return ratio
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    """How many entities a draw selects: ``kind`` "ratio" (per credit class) or "count"."""
+
+    kind: str
+    ratios: Mapping[str, str] | None = None
+    count: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "ratio":
+            if self.ratios is None or self.count is not None:
+                raise ValueError("a ratio rule has ratios and no count")
+            clean: dict[str, str] = {}
+            for cls in sorted(self.ratios):
+                if cls not in CREDIT_CLASSES:
+                    raise ValueError(f"unknown credit class {cls!r} in ratios")
+                raw = self.ratios[cls]
+                ratio = _exact_ratio(raw)
+                clean[cls] = raw.strip() if isinstance(raw, str) else str(ratio)
+            object.__setattr__(self, "ratios", clean)
+        elif self.kind == "count":
+            if self.ratios is not None or isinstance(self.count, bool) or not isinstance(self.count, int):
+                raise ValueError("a count rule has an integer count and no ratios")
+            if self.count < 0:
+                raise ValueError("count must not be negative")
+        else:
+            raise ValueError(f"quota rule kind must be 'ratio' or 'count', got {self.kind!r}")
+
+    def ratio_of(self, credit_class: str) -> Decimal | None:
+        """The exact ratio of a class, or None when the class is not drawn."""
+        assert self.ratios is not None
+        raw = self.ratios.get(credit_class)
+        return None if raw is None else _exact_ratio(raw)
+
+    def to_json(self) -> dict[str, Any]:
+        """The dossier form: ratios as decimal strings, classes sorted."""
+        if self.kind == "count":
+            return {"kind": "count", "count": self.count}
+        assert self.ratios is not None
+        return {"kind": "ratio", "ratios": dict(self.ratios)}
+
+
+@dataclass(frozen=True)
+class TeamRule:
+    """How inspectors are matched to each selected entity."""
+
+    team_size: int
+    required_qualifications: tuple[str, ...]
+    cross_station: bool
+    case_cap: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required_qualifications", tuple(self.required_qualifications))
+        if isinstance(self.team_size, bool) or not isinstance(self.team_size, int) or self.team_size < MIN_TEAM_SIZE:
+            raise ValueError(f"team size must be at least {MIN_TEAM_SIZE} (行政处罚法 Art. 42)")
+        if isinstance(self.case_cap, bool) or not isinstance(self.case_cap, int) or self.case_cap < 0:
+            raise ValueError("case cap must be a non-negative integer")
+        if len(set(self.required_qualifications)) != len(self.required_qualifications):
+            raise ValueError("required qualifications must not repeat")
+
+    def to_json(self) -> dict[str, Any]:
+        """The dossier form."""
+        return {
+            "team_size": self.team_size,
+            "required_qualifications": list(self.required_qualifications),
+            "cross_station": bool(self.cross_station),
+            "case_cap": self.case_cap,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Stratum:
+    """One stratum of the pool: a credit class (or "ALL"), its size and quota."""
+
+    name: str
+    size: int
+    quota: int
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    """What a draw produces: strata, selected USCCs (ascending score) and teams."""
+
+    strata: list[Stratum]
+    selected: list[str]
+    teams: dict[str, list[str]]
+
+
+# --- seeds and scores -----------------------------------------------------------------------
+
+
+def new_server_seed() -> bytes:
+    """32 bytes from the operating system's CSPRNG, drawn when the draw is prepared."""
+    return secrets.token_bytes(32)
+
+
+def commitment_of(server_seed: bytes) -> str:
+    """The published commitment: lowercase hex SHA-256 of the server seed."""
+    return hashlib.sha256(server_seed).hexdigest()
+
+
+def derive_seed(server_seed: bytes, witness_entropy: str) -> bytes:
+    """SHA-256(server_seed ‖ UTF-8 of witness_entropy), 32 raw bytes.
+
+    The entropy must not be blank, but it is hashed exactly as typed (unstripped).
+    """
+    if not isinstance(server_seed, bytes) or len(server_seed) != 32:
+        raise DrawError("the server seed must be 32 bytes")
+    if not isinstance(witness_entropy, str) or not witness_entropy.strip():
+        raise DrawError("the witness must enter some entropy")
+    return hashlib.sha256(server_seed + witness_entropy.encode("utf-8")).digest()
+
+
+def entity_score(seed: bytes, task_code: str, uscc: str) -> str:
+    """Lowercase hex HMAC-SHA256(seed, "entity:<task_code>:<uscc>")."""
+    return hmac.new(seed, f"entity:{task_code}:{uscc}".encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def inspector_score(seed: bytes, task_code: str, uscc: str, certificate_no: str) -> str:
+    """Lowercase hex HMAC-SHA256(seed, "inspector:<task_code>:<uscc>:<certificate_no>")."""
+    message = f"inspector:{task_code}:{uscc}:{certificate_no}".encode("utf-8")
+    return hmac.new(seed, message, hashlib.sha256).hexdigest()
+
+
+def pool_digest(usccs: Iterable[str]) -> str:
+    """Lowercase hex SHA-256 of the pool's USCCs sorted ascending, each followed by a newline."""
+    digest = hashlib.sha256()
+    for uscc in sorted(usccs):
+        digest.update(uscc.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states of HMAC (RFC 2104) that have absorbed key ⊕ ipad and key ⊕ opad.
+
+    HMAC(k, m) = H(k⊕opad ‖ H(k⊕ipad ‖ m)). Copying these two states per message saves
+    two of the ~five compressions, and a state can further absorb a common prefix of m.
+    """
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
+# --- strata and entity selection ------------------------------------------------------------
+
+
+def _check_pool(pool: Iterable[PoolEntity]) -> list[PoolEntity]:
+    entities = list(pool)
+    seen: set[str] = set()
+    for entity in entities:
+        if entity.credit_class not in CREDIT_CLASSES:
+            raise DrawError(f"{entity.uscc}: unknown credit class {entity.credit_class!r}")
+        if entity.uscc in seen:
+            raise DrawError(f"{entity.uscc} appears twice in the pool")
+        seen.add(entity.uscc)
+    return entities
+
+
+def _quota(size: int, ratio: Decimal) -> int:
+    with localcontext() as ctx:
+        ctx.prec = 100  # n × ratio exactly: no rounding before the ceiling
+        quota = int((Decimal(size) * ratio).to_integral_value(rounding=ROUND_CEILING))
+    return min(quota, size)
+
+
+def _strata_for(counts: Mapping[str, int], quota_rule: QuotaRule) -> list[Stratum]:
+    if quota_rule.kind == "count":
+        size = sum(counts.values())
+        return [Stratum(ALL_STRATUM, size, min(int(quota_rule.count or 0), size))]
+    strata = []
+    for cls in sorted(counts):
+        ratio = quota_rule.ratio_of(cls)
+        strata.append(Stratum(cls, counts[cls], 0 if ratio is None else _quota(counts[cls], ratio)))
+    return strata
+
+
+def compute_strata(pool: Iterable[PoolEntity], quota_rule: QuotaRule) -> list[Stratum]:
+    """Strata sorted by name, each with its size and quota (see the module docstring)."""
+    return _strata_for(Counter(e.credit_class for e in _check_pool(pool)), quota_rule)
+
+
+def _lowest_entities(
+    seed: bytes, task_code: str, usccs: Sequence[str], strata: Sequence[str], quotas: Mapping[str, int]
+) -> dict[str, list[tuple[bytes, str]]]:
+    """Per stratum, the ``quota`` lowest (score digest, USCC) among these entities.
+
+    ``strata[i]`` names the stratum of ``usccs[i]``. The k lowest of a union are the
+    k lowest of the parts' k lowest, so chunks can be scored apart and merged.
+    """
+    inner, outer = _hmac_states(seed)
+    inner.update(f"entity:{task_code}:".encode("utf-8"))
+    copy_inner, copy_outer = inner.copy, outer.copy
+    buckets: dict[str, list[tuple[bytes, str]]] = {name: [] for name, quota in quotas.items() if quota}
+    for uscc, stratum in zip(usccs, strata):
+        bucket = buckets.get(stratum)
+        if bucket is None:
+            continue  # quota 0: nothing of this stratum is drawn, no need to score it
+        h = copy_inner()
+        h.update(uscc.encode("utf-8"))
+        o = copy_outer()
+        o.update(h.digest())
+        bucket.append((o.digest(), uscc))
+    return {name: heapq.nsmallest(quotas[name], bucket) for name, bucket in buckets.items()}
+
+
+def _entity_chunk_worker(args: tuple[bytes, str, str, str, dict[str, int]]) -> dict[str, list[tuple[bytes, str]]]:
+    seed, task_code, joined_usccs, joined_strata, quotas = args
+    usccs = joined_usccs.split("\n")
+    strata = joined_strata.split("\n")
+    return _lowest_entities(seed, task_code, usccs, strata, quotas)
+
+
+def select_entities(
+    seed: bytes, task_code: str, pool: Iterable[PoolEntity], quota_rule: QuotaRule, *, workers: int | None = None
+) -> tuple[list[Stratum], list[str]]:
+    """The strata and the selected USCCs in ascending entity score (ties by USCC).
+
+    ``workers``: None chooses by size, 1 scores in this process, more uses that many processes.
+    """
+    entities = _check_pool(pool)
+    strata = _strata_for(Counter(e.credit_class for e in entities), quota_rule)
+    quotas = {s.name: s.quota for s in strata}
+    if quota_rule.kind == "count":
+        names = [ALL_STRATUM] * len(entities)
+    else:
+        names = [e.credit_class for e in entities]
+    usccs = [e.uscc for e in entities]
+    n_workers = _workers_for(workers, len(entities))
+    if n_workers == 1 or len(entities) < 2:
+        lowest = _lowest_entities(seed, task_code, usccs, names, quotas)
+    else:
+        step = math.ceil(len(entities) / (n_workers * _ENTITY_CHUNKS_PER_WORKER))
+        # Joined strings pickle far faster than a million small tuples.
+        jobs = [
+            (seed, task_code, "\n".join(usccs[i : i + step]), "\n".join(names[i : i + step]), quotas)
+            for i in range(0, len(entities), step)
+        ]
+        lowest = {name: [] for name, quota in quotas.items() if quota}
+        with _process_pool(n_workers) as procs:
+            for part in procs.imap_unordered(_entity_chunk_worker, jobs):
+                for name, items in part.items():
+                    lowest[name] = heapq.nsmallest(quotas[name], lowest[name] + items)
+    chosen = sorted(item for items in lowest.values() for item in items)
+    return strata, [uscc for _, uscc in chosen]
+
+
+# --- inspector eligibility ------------------------------------------------------------------
+
+
+def _same_station(a: str, b: str) -> bool:
+    return bool(a) and a == b  # an unrecorded station matches nobody
+
+
+def eligibility(entity: PoolEntity, inspector: InspectorCandidate, rule: TeamRule, load: int) -> tuple[bool, str]:
+    """Whether ``inspector`` may join ``entity``'s team, and why (first failing rule).
+
+    ``load`` is the inspector's case load at that moment: open cases plus cases
+    given earlier in the same draw. Reasons: "eligible", "conflict",
+    "same_station", "case_cap".
+    """
+    if entity.uscc in inspector.conflicts:
+        return False, "conflict"
+    if rule.cross_station and _same_station(entity.station, inspector.station):
+        return False, "same_station"
+    if load >= rule.case_cap:
+        return False, "case_cap"
+    return True, "eligible"
+
+
+# --- team matching --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Ranking:
+    """An entity's statically eligible inspectors (indices), lowest scores first.
+
+    ``top`` is the shortest prefix kept of the whole ranking, ``by_qual[r]`` that of
+    the holders of the r-th required qualification; ``*_complete`` says whether the
+    prefix is the whole list (then running out means a real shortfall).
+    """
+
+    top: list[int]
+    top_complete: bool
+    by_qual: list[list[int]]
+    by_qual_complete: list[bool]
+
+
+class _Matcher:
+    """What scoring needs about the inspectors, in a form cheap to ship to workers."""
+
+    def __init__(
+        self,
+        seed: bytes,
+        task_code: str,
+        certs: list[str],
+        stations: list[str],
+        holds: list[list[bool]],
+        cross_station: bool,
+        shortlist: int | None,
+    ):
+        self.seed, self.task_code = seed, task_code
+        self.certs = [c.encode("utf-8") for c in certs]
+        self.stations = stations
+        self.holds = holds  # holds[r][i]: inspector i holds the r-th required qualification
+        self.cross_station = cross_station
+        self.shortlist = shortlist
+        self.inner, self.outer = _hmac_states(seed)
+        self._groups: dict[str, tuple[list[int], list[bytes]]] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Hash states do not pickle; workers rebuild them from the seed.
+        args = (self.seed, self.task_code, [c.decode("utf-8") for c in self.certs], self.stations, self.holds,
+                self.cross_station, self.shortlist)
+        return (_Matcher, args)
+
+    def _group(self, station: str) -> tuple[list[int], list[bytes]]:
+        """Inspectors not excluded by the station rule, as (indices, encoded certificates)."""
+        key = station if self.cross_station and station else ""
+        group = self._groups.get(key)
+        if group is None:
+            idx = [i for i, s in enumerate(self.stations) if not (key and s == key)]
+            group = self._groups[key] = (idx, [self.certs[i] for i in idx])
+        return group
+
+    def rank(self, uscc: str, station: str, conflicted: Sequence[int], full: bool = False) -> _Ranking:
+        """Score the entity's statically eligible inspectors and keep the lowest."""
+        idx, certs = self._group(station)
+        if conflicted:
+            banned = set(conflicted)
+            kept = [k for k, i in enumerate(idx) if i not in banned]
+            idx, certs = [idx[k] for k in kept], [certs[k] for k in kept]
+        h = self.inner.copy()
+        h.update(f"inspector:{self.task_code}:{uscc}:".encode("utf-8"))
+        copy_inner, copy_outer = h.copy, self.outer.copy
+        digests: list[bytes] = []
+        append = digests.append
+        for cert in certs:  # the hot loop: one HMAC per eligible inspector
+            i = copy_inner()
+            i.update(cert)
+            o = copy_outer()
+            o.update(i.digest())
+            append(o.digest())
+        # Ties (never seen with SHA-256) fall to the index, i.e. certificate order.
+        k = None if full else self.shortlist
+        if k is None or k >= len(idx):
+            ordered = [i for _, i in sorted(zip(digests, idx))]
+            quals = [[i for i in ordered if holds[i]] for holds in self.holds]
+            return _Ranking(ordered, True, quals, [True] * len(quals))
+        top = [i for _, i in heapq.nsmallest(k, zip(digests, idx))]
+        by_qual, complete = [], []
+        for holds in self.holds:
+            holders = [(d, i) for d, i in zip(digests, idx) if holds[i]]
+            by_qual.append([i for _, i in heapq.nsmallest(k, holders)])
+            complete.append(len(holders) <= k)
+        return _Ranking(top, False, by_qual, complete)
+
+
+_WORKER_MATCHER: _Matcher | None = None
+
+
+def _init_matcher_worker(matcher: _Matcher) -> None:
+    global _WORKER_MATCHER
+    _WORKER_MATCHER = matcher
+
+
+def _rank_chunk_worker(chunk: list[tuple[str, str, tuple[int, ...]]]) -> list[_Ranking]:
+    assert _WORKER_MATCHER is not None
+    return [_WORKER_MATCHER.rank(uscc, station, conflicted) for uscc, station, conflicted in chunk]
+
+
+class _Exhausted(Exception):
+    """A short list ran out before the team was complete: rank the entity in full."""
+
+
+def _pick_team(
+    ranking: _Ranking, loads: list[int], cap: int, team_size: int, holds: list[list[bool]],
+    required: Sequence[str], uscc: str,
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """The team of one entity from its ranking and the current loads, and its shortfalls.
+
+    Raises ``_Exhausted`` when a short list ran out before the answer was certain.
+    """
+    team: list[int] = []
+    shortfalls: list[dict[str, Any]] = []
+    for r, qualification in enumerate(required):
+        if any(holds[r][m] for m in team):
+            continue
+        for i in ranking.by_qual[r]:
+            if loads[i] < cap and i not in team:
+                team.append(i)
+                break
+        else:
+            if not ranking.by_qual_complete[r]:
+                raise _Exhausted
+            shortfalls.append({"uscc": uscc, "missing": "qualification", "qualification": qualification,
+                               "needed": 1, "eligible": 0})
+    if len(team) < team_size:
+        for i in ranking.top:
+            if loads[i] < cap and i not in team:
+                team.append(i)
+                if len(team) == team_size:
+                    break
+        else:
+            if not ranking.top_complete:
+                raise _Exhausted
+            eligible = sum(1 for i in ranking.top if loads[i] < cap)
+            shortfalls.append({"uscc": uscc, "missing": "team_size", "qualification": None,
+                               "needed": team_size, "eligible": eligible})
+    return team, shortfalls
+
+
+def _entity_map(pool: Mapping[str, PoolEntity] | Sequence[PoolEntity]) -> Mapping[str, PoolEntity]:
+    if isinstance(pool, Mapping):
+        return pool
+    return {e.uscc: e for e in pool}
+
+
+def _ordered_selection(seed: bytes, task_code: str, selected: Iterable[str]) -> list[str]:
+    """Selected USCCs in ascending entity score, ties by USCC (the matching order)."""
+    inner, outer = _hmac_states(seed)
+    inner.update(f"entity:{task_code}:".encode("utf-8"))
+    keyed = []
+    for uscc in selected:
+        h = inner.copy()
+        h.update(uscc.encode("utf-8"))
+        o = outer.copy()
+        o.update(h.digest())
+        keyed.append((o.digest(), uscc))
+    return [uscc for _, uscc in sorted(keyed)]
+
+
+def assign_teams(
+    seed: bytes,
+    task_code: str,
+    selected: list[str],
+    pool: Mapping[str, PoolEntity] | Sequence[PoolEntity],
+    inspectors: Sequence[InspectorCandidate],
+    rule: TeamRule,
+    *,
+    workers: int | None = None,
+) -> dict[str, list[str]]:
+    """Match inspectors to every selected entity; {uscc: [certificate_no, ...]} in matching order.
+
+    Members are listed in the order they were added. Raises ``InsufficientInspectors``
+    (and returns nothing) when any entity cannot get a full, qualified team.
+    ``workers``: None chooses by size, 1 scores in this process, more uses that many processes.
+    """
+    entities = _entity_map(pool)
+    order = _ordered_selection(seed, task_code, selected)
+    if len(set(order)) != len(order):
+        raise DrawError("an entity is selected twice")
+    missing = [u for u in order if u not in entities]
+    if missing:
+        raise DrawError(f"selected entities not in the pool: {', '.join(missing[:5])}")
+    people = sorted(inspectors, key=lambda p: p.certificate_no)
+    certs = [p.certificate_no for p in people]
+    if len(set(certs)) != len(certs):
+        raise DrawError("an inspector's certificate number appears twice")
+    position = {u: k for k, u in enumerate(order)}
+    conflicted: list[list[int]] = [[] for _ in order]
+    for i, person in enumerate(people):
+        for uscc in person.conflicts:
+            k = position.get(uscc)
+            if k is not None:
+                conflicted[k].append(i)
+    required = rule.required_qualifications
+    holds = [[q in p.qualifications for p in people] for q in required]
+    shortlist = rule.team_size + len(required) + _SHORTLIST_MARGIN
+    matcher = _Matcher(seed, task_code, certs, [p.station for p in people], holds, rule.cross_station, shortlist)
+    jobs = [(u, entities[u].station, tuple(conflicted[k])) for k, u in enumerate(order)]
+
+    loads = [p.open_cases for p in people]
+    teams: dict[str, list[str]] = {}
+    shortfalls: list[dict[str, Any]] = []
+    for (uscc, station, banned), ranking in zip(jobs, _rankings(matcher, jobs, workers)):
+        try:
+            team, short = _pick_team(ranking, loads, rule.case_cap, rule.team_size, holds, required, uscc)
+        except _Exhausted:
+            full = matcher.rank(uscc, station, banned, full=True)
+            team, short = _pick_team(full, loads, rule.case_cap, rule.team_size, holds, required, uscc)
+        shortfalls.extend(short)
+        for i in team:
+            loads[i] += 1
+        teams[uscc] = [certs[i] for i in team]
+    if shortfalls:
+        raise InsufficientInspectors(shortfalls)
+    return teams
+
+
+def _rankings(matcher: _Matcher, jobs: list[tuple[str, str, tuple[int, ...]]], workers: int | None) -> Iterator[_Ranking]:
+    """Rankings of the entities in ``jobs`` order, from this process or from workers."""
+    n_workers = _workers_for(workers, len(jobs) * len(matcher.certs))
+    if n_workers == 1 or len(jobs) < 2:
+        for uscc, station, banned in jobs:
+            yield matcher.rank(uscc, station, banned)
+        return
+    chunk = max(1, min(_INSPECTOR_CHUNK, math.ceil(len(jobs) / n_workers)))
+    chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
+    # Ordered imap: the sequential case-cap walk consumes chunk k while workers score k+1...
+    with _process_pool(n_workers, _init_matcher_worker, (matcher,)) as procs:
+        for part in procs.imap(_rank_chunk_worker, chunks):
+            yield from part
+
+
+def _workers_for(requested: int | None, hmacs: int) -> int:
+    if requested is not None:
+        return max(1, requested)
+    if hmacs < _PARALLEL_MIN_HMACS:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, _MAX_WORKERS))
+
+
+def _process_pool(n: int, initializer: Any = None, initargs: tuple[Any, ...] = ()) -> Any:
+    """Worker processes forked from a clean fork server, safe even in a threaded web server."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])  # workers start with this module already imported
+    return ctx.Pool(n, initializer=initializer, initargs=initargs)
+
+
+# --- explaining, replaying, replacing -------------------------------------------------------
+
+
+def loads_before(
+    uscc: str, selected: Sequence[str], teams: Mapping[str, Sequence[str]], inspectors: Sequence[InspectorCandidate]
+) -> dict[str, int]:
+    """Each inspector's case load at the moment ``uscc`` was matched in a draw.
+
+    Open cases plus the teams of the entities matched before it; ``selected`` must be
+    in matching order (ascending score, as in the dossier).
+    """
+    loads = {p.certificate_no: p.open_cases for p in inspectors}
+    for earlier in selected:
+        if earlier == uscc:
+            return loads
+        for cert in teams.get(earlier, ()):
+            if cert in loads:
+                loads[cert] += 1
+    raise DrawError(f"{uscc} was not selected in this draw")
+
+
+def explain_entity(
+    seed: bytes,
+    task_code: str,
+    entity: PoolEntity,
+    inspectors: Sequence[InspectorCandidate],
+    rule: TeamRule,
+    loads_before: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    """Every inspector's score and eligibility for one entity, lowest score first.
+
+    Each row: certificate_no, score (hex), load, eligible, reason (see ``eligibility``).
+    ``loads_before`` maps certificate numbers to loads when the entity was matched
+    (``loads_before(...)`` computes them); a missing entry means the open cases.
+    """
+    rows = []
+    for person in inspectors:
+        load = loads_before.get(person.certificate_no, person.open_cases)
+        ok, reason = eligibility(entity, person, rule, load)
+        rows.append({
+            "certificate_no": person.certificate_no,
+            "score": inspector_score(seed, task_code, entity.uscc, person.certificate_no),
+            "load": load,
+            "eligible": ok,
+            "reason": reason,
+        })
+    rows.sort(key=lambda row: (row["score"], row["certificate_no"]))
+    return rows
+
+
+def replacement(
+    seed: bytes,
+    task_code: str,
+    entity: PoolEntity,
+    inspectors: Sequence[InspectorCandidate],
+    rule: TeamRule,
+    used: set[str],
+    team: list[str],
+    loads: Mapping[str, int],
+) -> str | None:
+    """The inspector who replaces a recused member, or None when nobody eligible is left.
+
+    ``team``: the members who stay (without the one leaving); ``used``: every
+    certificate number ever on this entity's team, including the one leaving.
+    ``loads``: current loads by certificate number (missing: the open cases).
+    The replacement is the lowest-scoring eligible inspector not yet used for this
+    entity, except that when the leaver took with them the team's only holder of a
+    required qualification, it is the lowest-scoring eligible, unused holder of the
+    first such qualification (in the task's order), so the team stays qualified;
+    None if there is no such holder.
+    """
+    excluded = set(used) | set(team)
+    held = {q for person in inspectors if person.certificate_no in team for q in person.qualifications}
+    lacking = next((q for q in rule.required_qualifications if q not in held), None)
+    best: tuple[str, str] | None = None
+    for person in inspectors:
+        if person.certificate_no in excluded:
+            continue
+        if lacking is not None and lacking not in person.qualifications:
+            continue
+        ok, _ = eligibility(entity, person, rule, loads.get(person.certificate_no, person.open_cases))
+        if not ok:
+            continue
+        key = (inspector_score(seed, task_code, entity.uscc, person.certificate_no), person.certificate_no)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[1]
+
+
+# --- the whole draw -------------------------------------------------------------------------
+
+
+def run_draw(
+    server_seed: bytes,
+    witness_entropy: str,
+    task_code: str,
+    pool: Sequence[PoolEntity],
+    quota_rule: QuotaRule,
+    inspectors: Sequence[InspectorCandidate],
+    team_rule: TeamRule,
+    *,
+    workers: int | None = None,
+) -> DrawResult:
+    """Seed, strata, selection and teams in one call (raises before returning on any error)."""
+    seed = derive_seed(server_seed, witness_entropy)
+    strata, selected = select_entities(seed, task_code, pool, quota_rule, workers=workers)
+    teams = assign_teams(seed, task_code, selected, pool, inspectors, team_rule, workers=workers)
+    return DrawResult(strata, selected, teams)
