@@ -1,5 +1,6 @@
 # Suiji: set-up, run and test. GNU make.
 #   make run    install what is missing, migrate, load demo data, serve http://127.0.0.1:5000
+#               together with one background-jobs worker (timers, long jobs; scripts/run.sh)
 #   make test   install what is missing, run every test on SQLite (and PostgreSQL when it answers)
 # Every step is idempotent: only what is missing or out of date is installed.
 
@@ -31,7 +32,7 @@ export PYTHON VENV PG_HOST PG_PORT PYTEST_ARGS
         i18n-extract i18n-update i18n-compile clean
 
 help:
-	@echo "make run           install what is missing, migrate, load demo data, serve http://$(HOST):$(PORT)"
+	@echo "make run           install what is missing, migrate, load demo data, serve http://$(HOST):$(PORT) + a jobs worker"
 	@echo "make test          install what is missing, run the tests on SQLite, then PostgreSQL at $(PG_HOST):$(PG_PORT) if it answers"
 	@echo "make setup         install what is missing: apt packages, $(VENV), node_modules, compiled translations"
 	@echo "make i18n-extract  collect messages into $(POT)"
@@ -72,9 +73,9 @@ run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo load --if-empty
 	@echo
-	@echo "Suiji is starting at http://$(HOST):$(PORT)   (Ctrl-C stops it)"
+	@echo "Suiji is starting at http://$(HOST):$(PORT) with a background-jobs worker   (Ctrl-C stops both)"
 	@echo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@HOST=$(HOST) PORT=$(PORT) scripts/run.sh
 
 ## --- tests ------------------------------------------------------------------
 

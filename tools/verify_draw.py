@@ -107,7 +107,8 @@ class Report:
             self.lines.append(text)
 
     def finish(self) -> list[str]:
-        extra = [f"{kind}: ... and {n - MAX_REPORTED} more differences" for kind, n in self.counts.items() if n > MAX_REPORTED]
+        extra = [f"{kind}: ... and {n - MAX_REPORTED} more differences"
+                 for kind, n in self.counts.items() if n > MAX_REPORTED]
         return self.lines + extra
 
 
@@ -140,7 +141,9 @@ def expected_strata(pool: list[dict], quota_rule: dict) -> list[dict]:
     return strata
 
 
-def expected_selection(seed: bytes, task_code: str, pool: list[dict], quota_rule: dict, strata: list[dict]) -> list[str]:
+def expected_selection(
+    seed: bytes, task_code: str, pool: list[dict], quota_rule: dict, strata: list[dict]
+) -> list[str]:
     """Step 6: the selected USCCs in ascending score."""
     quota = {s["name"]: s["quota"] for s in strata}
     members: dict[str, list[tuple[str, str]]] = {name: [] for name in quota}

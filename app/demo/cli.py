@@ -50,7 +50,7 @@ def _load_plans() -> str | None:
 def load(if_empty: bool, entity_count: int) -> None:
     """Load departments, check items, entities, inspectors, demo logins and plans."""
     from app.auth.models import User
-    from app.demo.load import load_directories, load_users
+    from app.demo.load import load_directories, load_inspector_logins, load_users
     from app.directory.models import Department
     from app.extensions import db
 
@@ -67,6 +67,7 @@ def load(if_empty: bool, entity_count: int) -> None:
     try:
         counts = load_directories(db.session, entities=entity_count)
         logins = load_users(db.session)
+        inspector_logins = load_inspector_logins(db.session)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -78,6 +79,7 @@ def load(if_empty: bool, entity_count: int) -> None:
         click.echo(plans)
     click.echo()
     click.echo(_table(("username", "password", "roles"), [(u, p, ", ".join(r)) for u, p, r in logins]))
+    click.echo(f"... and {inspector_logins} more inspector logins: username = certificate number, same password.")
 
 
 @demo_cli.command("entities")

@@ -199,6 +199,33 @@ def load_users(session: Session) -> list[tuple[str, str, list[str]]]:
     return logins
 
 
+def load_inspector_logins(session: Session) -> int:
+    """A login for every active inspector without one (username = certificate number).
+
+    Draws assign cases to inspectors through their logins, so in the demo every
+    inspector a draw may pick can open their tasks. One Argon2 hash serves all these
+    accounts: they share the demo password, and hashing sixty times would only slow
+    the set-up down.
+    """
+    from app.auth.models import User, UserRole
+    from app.auth.service import hash_password
+
+    linked = set(session.scalars(select(User.inspector_id).where(User.inspector_id.is_not(None))))
+    inspectors = [
+        i for i in session.scalars(select(Inspector).where(Inspector.active.is_(True)).order_by(Inspector.id))
+        if i.id not in linked
+    ]
+    password_hash = hash_password(DEMO_PASSWORD)
+    for inspector in inspectors:
+        session.add(User(
+            username=inspector.certificate_no, display_name=inspector.name, password_hash=password_hash,
+            department_id=inspector.department_id, inspector_id=inspector.id,
+            roles=[UserRole(role=str(Role.INSPECTOR))],
+        ))
+    session.flush()
+    return len(inspectors)
+
+
 def load_plan_data() -> list[dict[str, Any]]:
     """The two demo plans exactly as stored in their JSON files."""
     return [read_json(name) for name in PLAN_FILES]

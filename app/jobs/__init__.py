@@ -41,7 +41,7 @@ from app.jobs import models  # noqa: F401  (the job_failure table belongs to the
 huey = Huey("suiji", storage_class=MemoryStorage, utc=True)
 
 _app: Flask | None = None
-_app_lock = threading.Lock()
+_app_lock = threading.RLock()  # worker_app -> create_app -> configure takes it again
 _configured: tuple[Any, ...] | None = None
 _parent_pid = os.getpid()
 
@@ -148,5 +148,13 @@ def _fresh_connections() -> None:
         for engine in db.engines.values():
             engine.dispose(close=False)
 
+
+def _forget_storage_connection() -> None:
+    """A forked child (e.g. a pre-forking WSGI server) opens its own SQLite job-store connection."""
+    if isinstance(huey.storage, SqliteStorage):
+        huey.storage._conn = None  # the parent's handle is left alone, not closed
+
+
+os.register_at_fork(after_in_child=_forget_storage_connection)
 
 from app.jobs import tasks  # noqa: E402,F401  (registers the built-in jobs)

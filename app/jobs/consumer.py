@@ -26,8 +26,12 @@ class TimerScheduler(Scheduler):
                 self._next_poll += self.poll_seconds
             from app.jobs.tasks import poll_timers
 
+            task = poll_timers.s()
+            # A poll still queued after two periods (workers busy with long jobs) is dropped:
+            # the next one does the same work.
+            task.expires = 2 * self.poll_seconds
             try:
-                self.huey.enqueue(poll_timers.s())
+                self.huey.enqueue(task)
             except Exception:  # noqa: BLE001 - try again at the next period
                 self._logger.exception("could not enqueue the timer poll")
         super().loop(now)

@@ -2,27 +2,32 @@
 scheduler, see ``app.jobs.consumer``) and the firing of one instance's timers (Retry)."""
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 from app.jobs import job
 
+log = logging.getLogger(__name__)
+
 
 @job()
-def poll_timers() -> dict[str, Any]:
+def poll_timers() -> None:
     """One polling pass; when the batch was full, another pass is enqueued at once
-    so that idle workers share a backlog (30,000 deadlines falling due together)."""
+    so that idle workers share a backlog (30,000 deadlines falling due together).
+
+    Returns nothing: Huey keeps a returned value until someone reads it, and nobody
+    reads the result of a poll that runs every TIMER_POLL_SECONDS.
+    """
+    from flask import current_app
+
+    from app.jobs import huey
     from app.jobs.timers import fire_due_timers
 
     result = fire_due_timers()
-    summary = {"fired": len(result.fired), "conflicts": len(result.conflicts), "failed": len(result.failed)}
-    from flask import current_app
-
-    if result.claimed >= current_app.config.get("TIMER_BATCH_SIZE", 200):
-        from app.jobs import huey
-
-        if not huey.immediate:  # inline runs would recurse; the caller loops instead
-            poll_timers()
-    return summary
+    if result.claimed:
+        log.info("timer pass: %d fired, %d fired by another worker, %d failed",
+                 len(result.fired), len(result.conflicts), len(result.failed))
+    if result.claimed >= current_app.config.get("TIMER_BATCH_SIZE", 200) and not huey.immediate:
+        poll_timers()  # inline (immediate) runs would recurse; `flask jobs fire-timers --all` loops instead
 
 
 @job()

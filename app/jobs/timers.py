@@ -15,7 +15,8 @@ A pass claims one due instance at a time and fires it in the transaction that cl
   re-check of the WHERE clause after a lock wait (READ COMMITTED) sees that too.
 * SQLite: the same query without row locks. Two workers may pick the same instance;
   the engine's optimistic version check (``UPDATE ... WHERE version=:v``) lets exactly
-  one of them write, the other gets Conflict and rolls back everything it did.
+  one of them write, the other gets Conflict (or trips over the unique ``spiff_task_id``
+  of the task the winner projected) and rolls back everything it did.
 
 A worker killed mid-pass loses only its open transaction (the database rolls it back and
 releases the lock): the instance stays due and the next pass fires it. A firing that
@@ -68,11 +69,13 @@ def fire_due_timers(limit: int | None = None, *, now: datetime | None = None) ->
         tried.append(instance_id)
         try:
             engine.fire_timers(instance_id)  # commits: releases the claim
-        except Conflict:
-            session.rollback()
-            result.conflicts.append(instance_id)
         except Exception as exc:  # noqa: BLE001 - one bad instance must not stop the pass
             session.rollback()
+            # A lost race (SQLite): Conflict from the version check, or the unique
+            # spiff_task_id of the task the winner projected. Either way it is fired.
+            if isinstance(exc, Conflict) or not _still_due(instance_id, at):
+                result.conflicts.append(instance_id)
+                continue
             log.exception("firing the timers of process instance %s failed", instance_id)
             _failed(instance_id, exc, at)
             result.failed.append(instance_id)
@@ -98,6 +101,15 @@ def claim_next(now: datetime, *, exclude: list[int] | None = None) -> int | None
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return session.scalar(stmt)
+
+
+def _still_due(instance_id: int, now: datetime) -> bool:
+    row = db.session.execute(
+        select(ProcessInstance.status, ProcessInstance.next_timer_at).where(ProcessInstance.id == instance_id)
+    ).one_or_none()
+    db.session.rollback()
+    return row is not None and row.status == InstanceStatus.RUNNING and row.next_timer_at is not None \
+        and row.next_timer_at <= now
 
 
 def _failed(instance_id: int, exc: BaseException, at: datetime) -> None:
