@@ -67,6 +67,8 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from app import extensions as ext
     from app.assets import bp as assets_bp
+    from app.auth.admin_api import blp as users_api
+    from app.auth.admin_views import bp as users_admin_bp
     from app.auth.api import blp as auth_api
     from app.auth.views import bp as auth_bp
     from app.directory.api import blp as directory_api
@@ -82,10 +84,11 @@ def _register_blueprints(app: Flask) -> None:
 
     from app.cases.views import bp as cases_bp
 
-    for bp in (assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp, draws_bp, cases_bp):
+    for bp in (assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp, draws_bp, cases_bp,
+               users_admin_bp):
         app.register_blueprint(bp)
     app.register_blueprint(jobs_bp)  # also points the job queue at this app's storage
-    for blp in (auth_api, directory_api, plans_api, queue_api, draws_api):
+    for blp in (auth_api, directory_api, plans_api, queue_api, draws_api, users_api):
         ext.csrf.exempt(blp)  # bearer tokens only, never cookies: see app.auth.api_auth
         ext.api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
 

@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--inspectors", type=int, default=2_000)
     parser.add_argument("--ratio", default="3%")
     parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the sign-off step to FILE")
     args = parser.parse_args()
 
     url = recreate_database(args.admin_url)
@@ -203,7 +204,15 @@ def main() -> None:
         draw = db.session.scalar(select(Draw))
         report["algorithm_ms"] = draw.duration_ms
         report["selected"] = draw.selected_count
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         sign_off = complete("sign_off", "leader", {"decision": "approve"})
+        if args.profile:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         cases = db.session.scalar(select(func.count(InspectionCase.id)))
         report["sign_off_s"] = round(sign_off, 2)
         report["cases"] = cases

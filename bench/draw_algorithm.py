@@ -50,6 +50,26 @@ def make_inspectors(n: int, stations: int, rng: random.Random, pool: list[algori
     return people
 
 
+def bare_hmac_ns(n: int = 300_000) -> float:
+    """Nanoseconds per HMAC of the tightest single-process loop: the machine's speed right now.
+
+    The machine is shared; comparing stage times with this figure tells a slow run from a busy host.
+    """
+    inner, outer = algorithm._hmac_states(bytes(32))
+    inner.update(b"inspector:BENCH-2026-001:91140500000000000X:")
+    copy_inner, copy_outer = inner.copy, outer.copy
+    certs = [f"14050{i:07d}".encode() for i in range(2000)]
+    t = time.process_time()
+    for k in range(n // len(certs)):
+        for cert in certs:
+            h = copy_inner()
+            h.update(cert)
+            o = copy_outer()
+            o.update(h.digest())
+            o.digest()
+    return (time.process_time() - t) / (n // len(certs) * len(certs)) * 1e9
+
+
 def cpu_seconds() -> float:
     """User + system time of this process and of its finished worker processes."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -112,13 +132,16 @@ def main() -> None:
             raise SystemExit("verifier disagrees:\n" + "\n".join(problems[:20]))
 
     pairs = len(selected) * args.inspectors
+    bare = bare_hmac_ns()
     print(f"pool {args.pool:,}, selected {len(selected):,}, inspectors {args.inspectors:,}, team size {args.team_size}, "
           f"cpus {os.cpu_count()}, workers {args.workers or 'auto'} (setup {setup_s:.1f} s, not timed)")
     print(f"strata: {', '.join(f'{s.name} {s.quota}/{s.size}' for s in strata)}")
     print("| stage | seconds |\n|---|---|")
     for stage, seconds in timings.items():
         print(f"| {stage} | {seconds:.2f} |")
-    print(f"inspector matching: {pairs:,} scores, {timings['inspector matching'] / pairs * 1e9:.0f} ns each (wall)")
+    print(f"inspector matching: {pairs:,} scores, {timings['inspector matching'] / pairs * 1e9:.0f} ns each (wall); "
+          f"bare single-core HMAC loop now: {bare:.0f} ns")
+    timings["bare HMAC ns (calibration)"] = bare
     out = ROOT / "bench" / "results" / "draw_algorithm.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "selected": len(selected), "timings": timings}, indent=2))

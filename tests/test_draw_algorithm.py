@@ -230,6 +230,10 @@ def test_quota_rule_validation() -> None:
 def test_pool_must_be_clean() -> None:
     with pytest.raises(DrawError, match="twice"):
         algorithm.compute_strata([PoolEntity(uscc(1), "A", ""), PoolEntity(uscc(1), "B", "")], QuotaRule("count", count=1))
+    with pytest.raises(DrawError, match="line break"):
+        algorithm.compute_strata([PoolEntity("9114\n0500", "A", "")], QuotaRule("count", count=1))
+    with pytest.raises(DrawError, match="empty"):
+        algorithm.compute_strata([PoolEntity("", "A", "")], QuotaRule("count", count=1))
     with pytest.raises(DrawError, match="credit class"):
         algorithm.compute_strata([PoolEntity(uscc(1), "E", "")], QuotaRule("count", count=1))
 
@@ -334,7 +338,9 @@ def test_matching_equals_the_naive_reading_of_the_spec(case: int) -> None:
     assert algorithm.assign_teams(seed, TASK, selected, pool, people, rule, workers=1) == expected
 
 
-def test_short_lists_exhausted_by_caps_fall_back_to_full_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kept", [0.0, 0.05, 0.1, 0.3])
+def test_short_lists_exhausted_by_caps_fall_back_to_full_ranking(kept: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep only the lowest ``kept`` share of each ranking: caps exhaust such lists all the time."""
     full_rankings = []
     rank = algorithm._Matcher.rank
 
@@ -343,13 +349,20 @@ def test_short_lists_exhausted_by_caps_fall_back_to_full_ranking(monkeypatch: py
         return rank(self, uscc, station, conflicted, full)
 
     monkeypatch.setattr(algorithm._Matcher, "rank", counting_rank)
-    for margin in (-4, -3, -2, 0):  # short lists of 0, 1, 2 and 4 inspectors: caps exhaust the shortest
-        monkeypatch.setattr(algorithm, "_SHORTLIST_MARGIN", margin)
-        seed, pool, people, rule, selected = scenario(11)
-        expected = reference_teams(seed, TASK, selected, pool, people, rule)
-        full_rankings.clear()
-        assert algorithm.assign_teams(seed, TASK, selected, pool, people, rule, workers=1) == expected
-        assert any(full_rankings) or margin == 0  # the fallback did run
+    monkeypatch.setattr(algorithm._Matcher, "_limit", lambda self, shortlist: int(kept * 2**256).to_bytes(32, "big"))
+    seed, pool, people, rule, selected = scenario(11)
+    expected = reference_teams(seed, TASK, selected, pool, people, rule)
+    assert algorithm.assign_teams(seed, TASK, selected, pool, people, rule, workers=1) == expected
+    assert any(full_rankings)  # the fallback did run
+
+
+def test_short_list_limit() -> None:
+    holds = [[i % 4 == 0 for i in range(2000)]]  # 500 holders of the one required qualification
+    matcher = algorithm._Matcher(b"s" * 32, TASK, [f"C{i:04d}" for i in range(2000)], [""] * 2000, holds, False, 10)
+    wanted = 10 + 8 * 3 + algorithm._SHORTLIST_SLACK
+    assert matcher.limit == ((wanted << 256) // 500).to_bytes(32, "big")
+    assert algorithm._Matcher(b"s" * 32, TASK, ["C1", "C2"], ["", ""], [], False, 10).limit == algorithm._NO_THRESHOLD
+    assert algorithm._Matcher(b"s" * 32, TASK, ["C1", "C2"], ["", ""], [], False, None).limit == algorithm._NO_THRESHOLD
 
 
 def test_matching_in_workers_equals_matching_here() -> None:
@@ -450,6 +463,15 @@ def test_too_few_inspectors_names_entity_and_shortfall() -> None:
     assert {"uscc": uscc(2), "missing": "team_size", "qualification": None, "needed": 2, "eligible": 1} in shortfalls
     message = str(caught.value)
     assert uscc(1) in message and uscc(2) in message and "'food'" in message and "1 eligible" in message
+
+
+def test_insufficient_inspectors_pickles() -> None:
+    import pickle
+
+    error = InsufficientInspectors([{"uscc": uscc(1), "missing": "team_size", "qualification": None, "needed": 2,
+                                     "eligible": 0}])
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.shortfalls == error.shortfalls and str(copy) == str(error)
 
 
 def test_run_draw_raises_before_returning_anything() -> None:

@@ -211,3 +211,26 @@ def test_too_few_inspectors_stops_cleanly(app, bureau, login_as):
         assert db.session.get(TaskDraw, draw.task_draw_id).status == "pool_frozen"
     # Nothing half-published: the public record still shows only the commitment.
     assert "record" not in app.test_client().get(f"/public/draws/{draw_id}.json").json
+
+
+def test_large_draw_runs_in_background_with_progress(app, bureau, login_as):
+    _published_plan(app, bureau, login_as)
+    _prepare(app, bureau, login_as)
+    login_as("witness").post(f"/tasks/{_ready(app, 'enter_entropy')}/complete", data={"witness_entropy": "后台"})
+    with app.app_context():
+        task_draw_id = db.session.scalar(select(TaskDraw.id))
+    coordinator = login_as("coordinator")
+    assert coordinator.get(f"/draws/{task_draw_id}/progress.json").json["state"] == "none"
+    previous = app.config["DRAW_BACKGROUND_THRESHOLD"]
+    app.config["DRAW_BACKGROUND_THRESHOLD"] = 1  # every pool counts as large
+    try:
+        r = coordinator.post(f"/draws/{task_draw_id}/run")
+    finally:
+        app.config["DRAW_BACKGROUND_THRESHOLD"] = previous
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/draws/{task_draw_id}")
+    # Jobs run at once in tests (JOBS_IMMEDIATE); a worker would do the same in production.
+    progress = coordinator.get(f"/draws/{task_draw_id}/progress.json").json
+    assert progress["state"] == "done" and progress["percent"] == 100
+    with app.app_context():
+        assert db.session.scalar(select(Draw.status)) == "drawn"
+    assert login_as("insp0").post(f"/draws/{task_draw_id}/run").status_code == 403

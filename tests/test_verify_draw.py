@@ -120,6 +120,17 @@ def test_commitment_record() -> None:
     }
 
 
+def test_explain_from_dossier_accounts_for_each_team(dossier: dict[str, Any]) -> None:
+    for uscc in dossier["selected"][:10]:
+        rows = algorithm.explain_from_dossier(dossier, uscc)
+        assert len(rows) == len(dossier["inspectors"])
+        eligible = [r["certificate_no"] for r in rows if r["eligible"]]
+        assert set(dossier["teams"][uscc]) <= set(eligible)
+        assert {r["reason"] for r in rows} <= {"eligible", "conflict", "same_station", "case_cap"}
+    with pytest.raises(algorithm.DrawError):
+        algorithm.explain_from_dossier(dossier, "91140599999999999X")
+
+
 # --- the verifier agrees with the algorithm -------------------------------------------------
 
 

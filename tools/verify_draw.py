@@ -165,21 +165,27 @@ def expected_teams(
     size = team_rule["team_size"]
     required = team_rule["required_qualifications"]
     cap = team_rule["case_cap"]
+    cross_station = team_rule["cross_station"]
     load = {person["certificate_no"]: person["open_cases"] for person in inspectors}
+    # (certificate number, station, qualifications, conflicts) of each inspector, as sets once.
+    people = [
+        (person["certificate_no"], person["station"], set(person["qualifications"]), set(person["conflicts"]))
+        for person in inspectors
+    ]
     teams: dict[str, list[str]] = {}
     impossible: list[str] = []
     for uscc in order:
         station = stations[uscc]
         eligible = []
-        for person in inspectors:
-            if uscc in person["conflicts"]:
+        for certificate_no, home, qualifications, conflicts in people:
+            if uscc in conflicts:
                 continue
-            if team_rule["cross_station"] and station and person["station"] == station:
+            if cross_station and station and home == station:
                 continue
-            if load[person["certificate_no"]] >= cap:
+            if load[certificate_no] >= cap:
                 continue
-            score = hmac_hex(seed, f"inspector:{task_code}:{uscc}:{person['certificate_no']}")
-            eligible.append((score, person["certificate_no"], set(person["qualifications"])))
+            score = hmac_hex(seed, f"inspector:{task_code}:{uscc}:{certificate_no}")
+            eligible.append((score, certificate_no, qualifications))
         eligible.sort()
         team: list[str] = []
         held: set[str] = set()

@@ -19,7 +19,9 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        # A deactivated account loses its open sessions too, not only the right to log in.
+        return user if user is not None and user.is_active_account else None
 
     @app.before_request
     def authenticate_api_request():  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Log in, log out, choose the interface language."""
+"""Log in, log out, choose the interface language, change one's own password."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.auth.forms import LanguageForm, LoginForm
+from app.auth.forms import ChangePasswordForm, LanguageForm, LoginForm
 from app.auth.service import authenticate
 from app.extensions import db, limiter
 
@@ -54,3 +54,27 @@ def set_language():  # type: ignore[no-untyped-def]
             current_user.locale = form.locale.data
             db.session.commit()
     return redirect(_safe_next(request.referrer and urlsplit(request.referrer).path))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():  # type: ignore[no-untyped-def]
+    """Any logged-in user changes their own password (the current one is required)."""
+    from app.auth.admin import change_own_password
+    from app.errors import ValidationFailed
+
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(current_user, form.current_password.data, form.new_password.data)
+        except ValidationFailed as err:
+            db.session.rollback()
+            for name, messages in err.errors.items():
+                field = form._fields.get(name) or form.new_password
+                field.errors = list(field.errors) + list(messages)
+        else:
+            db.session.commit()
+            flash(_("Your password was changed."), "success")
+            return redirect(url_for("queue.my_tasks"))
+    status = 422 if form.errors else 200
+    return render_template("auth/password.html", form=form), status

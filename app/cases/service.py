@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from app.auth.models import User
 from app.auth.roles import Role
@@ -94,12 +94,12 @@ def start_cases_for_draw(draw: Draw) -> int:
         for s in selections
     ]
     instance_ids = engine.start_processes(PROCESS_ID, items, user_id=draw.signed_off_by_id)
-    for item, instance_id in zip(items, instance_ids, strict=True):
-        db.session.execute(
-            InspectionCase.__table__.update()
-            .where(InspectionCase.id == item.subject_id)
-            .values(process_instance_id=instance_id)
-        )
+    # One executemany by primary key, not one UPDATE round trip per case.
+    db.session.execute(
+        update(InspectionCase),
+        [{"id": item.subject_id, "process_instance_id": instance_id}
+         for item, instance_id in zip(items, instance_ids, strict=True)],
+    )
     return len(case_rows)
 
 

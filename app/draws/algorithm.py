@@ -47,10 +47,11 @@ inspectors. Scores are computed from HMAC states that have already absorbed the
 key and the message prefix (RFC 2104 ipad/opad states, copied per message; about
 0.5 µs per HMAC in CPython, mostly call overhead). Entity selection keeps only
 scores under a generous per-stratum threshold (rescanning in the practically
-impossible case that too few pass). Each selected entity keeps only its few
-lowest-scoring inspectors (a short list), computed in worker processes for large
-draws; the case-cap bookkeeping, which is sequential, walks the short lists in
-matching order and ranks an entity in full when the caps exhausted its list.
+impossible case that too few pass). Each selected entity keeps only its
+lowest-scoring inspectors, those under a score limit set for a few dozen (a
+short list, always a prefix of the exact ranking), computed in worker processes
+for large draws; the case-cap bookkeeping, which is sequential, walks the short
+lists in matching order and ranks an entity in full when caps exhausted its list.
 None of this changes a result: tests compare it with a literal reading of the
 specification and with the independent verifier.
 """
@@ -77,15 +78,18 @@ CREDIT_CLASSES = ("A", "B", "C", "D", "U")
 ALL_STRATUM = "ALL"
 MIN_TEAM_SIZE = 2
 
-# Inspectors kept per entity beyond those strictly needed: enough that the case cap
-# rarely exhausts a short list (then the entity is ranked in full, still exact).
+# A short list aims at team size + required qualifications + margin inspectors, plus
+# 8 standard deviations and a slack: the case cap then rarely exhausts it (when it
+# does, the entity is ranked in full; the result is the same).
 _SHORTLIST_MARGIN = 6
+_SHORTLIST_SLACK = 16
 # Below this many HMACs a stage runs in this process: starting workers costs more.
 _PARALLEL_MIN_HMACS = 1_500_000
 _MAX_WORKERS = 8
 _ENTITY_CHUNKS_PER_WORKER = 2
 _INSPECTOR_CHUNK = 256  # entities per task sent to a worker while matching
 
+_NO_THRESHOLD = b"\xff" * 33  # above every 32-byte digest
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 
@@ -108,6 +112,9 @@ class InsufficientInspectors(DrawError):
     def __init__(self, shortfalls: list[dict[str, Any]]):
         self.shortfalls = shortfalls
         super().__init__(self._message())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.shortfalls,))  # survives pickling (job queues, workers)
 
     def _message(self) -> str:
         shown = [_describe_shortfall(s) for s in self.shortfalls[:10]]
@@ -316,6 +323,8 @@ def _pool_columns(pool: Iterable[PoolEntity]) -> tuple[list[str], list[str], Cou
     if unknown:
         bad = next(u for u, c in zip(usccs, classes) if c in unknown)
         raise DrawError(f"{bad}: unknown credit class {next(iter(unknown))!r}")
+    if "\n".join(usccs).count("\n") != max(0, len(usccs) - 1) or not all(usccs):
+        raise DrawError("a USCC is empty or contains a line break")  # the pool digest separates lines
     if len(set(usccs)) != len(usccs):
         seen: set[str] = set()
         twice = next(u for u in usccs if u in seen or seen.add(u))  # type: ignore[func-returns-value]
@@ -344,9 +353,6 @@ def _strata_for(counts: Mapping[str, int], quota_rule: QuotaRule) -> list[Stratu
 def compute_strata(pool: Iterable[PoolEntity], quota_rule: QuotaRule) -> list[Stratum]:
     """Strata sorted by name, each with its size and quota (see the module docstring)."""
     return _strata_for(_pool_columns(pool)[2], quota_rule)
-
-
-_NO_THRESHOLD = b"\xff" * 33  # above every 32-byte digest
 
 
 def _thresholds(strata: Sequence[Stratum]) -> dict[str, bytes]:
@@ -433,7 +439,7 @@ def _scan_entities(
                 for name, items in part.items():
                     merged[name] += items
             return merged
-        except BrokenProcessPool:
+        except _NO_WORKERS:
             pass  # workers could not start: scan here instead
     return _lowest_entities(seed, task_code, usccs, names, limits)
 
@@ -468,19 +474,18 @@ def eligibility(entity: PoolEntity, inspector: InspectorCandidate, rule: TeamRul
 class _Ranking:
     """An entity's statically eligible inspectors (indices), lowest scores first.
 
-    ``top`` is the shortest prefix kept of the whole ranking, ``by_qual[r]`` that of
-    the holders of the r-th required qualification; ``*_complete`` says whether the
-    prefix is the whole list (then running out means a real shortfall).
+    ``top`` is a prefix of the whole ranking (every inspector scoring below a limit),
+    ``by_qual[r]`` the holders of the r-th required qualification within it; ``complete``
+    says whether the prefix is the whole list (then running out is a real shortfall).
     """
 
     top: list[int]
-    top_complete: bool
     by_qual: list[list[int]]
-    by_qual_complete: list[bool]
+    complete: bool
 
 
 class _Matcher:
-    """What scoring needs about the inspectors, in a form cheap to ship to workers."""
+    """Scores an entity's inspectors; holds what that needs, in a form cheap to ship to workers."""
 
     def __init__(
         self,
@@ -494,12 +499,30 @@ class _Matcher:
     ):
         self.seed, self.task_code = seed, task_code
         self.certs = [c.encode("utf-8") for c in certs]
+        self.index = {c: i for i, c in enumerate(self.certs)}
         self.stations = stations
         self.holds = holds  # holds[r][i]: inspector i holds the r-th required qualification
         self.cross_station = cross_station
         self.shortlist = shortlist
+        self.limit = self._limit(shortlist)
         self.inner, self.outer = _hmac_states(seed)
         self._groups: dict[str, tuple[list[int], list[bytes]]] = {}
+
+    def _limit(self, shortlist: int | None) -> bytes:
+        """The score under which an entity's short list is kept.
+
+        Scores are uniform, so below wanted/n × 2^256 lie about ``wanted`` of n inspectors;
+        n is the smallest group a list must cover (all, or the holders of a required
+        qualification), and 8 standard deviations plus a slack make a too-short list rare.
+        A too-short list is still only a prefix of the exact ranking: ``_pick_team`` says
+        when it is not enough, and the entity is then ranked in full.
+        """
+        if shortlist is None:
+            return _NO_THRESHOLD
+        wanted = max(0, shortlist) + 8 * math.isqrt(max(0, shortlist)) + _SHORTLIST_SLACK
+        groups = [len(self.certs)] + [sum(h) for h in self.holds if any(h)]
+        smallest = min(groups)
+        return _NO_THRESHOLD if wanted >= smallest else ((wanted << 256) // smallest).to_bytes(32, "big")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Hash states do not pickle; workers rebuild them from the seed.
@@ -517,36 +540,31 @@ class _Matcher:
         return group
 
     def rank(self, uscc: str, station: str, conflicted: Sequence[int], full: bool = False) -> _Ranking:
-        """Score the entity's statically eligible inspectors and keep the lowest."""
-        idx, certs = self._group(station)
+        """Score the entity's statically eligible inspectors; keep those under the limit, sorted."""
+        _, certs = self._group(station)
         if conflicted:
-            banned = set(conflicted)
-            kept = [k for k, i in enumerate(idx) if i not in banned]
-            idx, certs = [idx[k] for k in kept], [certs[k] for k in kept]
+            banned = {self.certs[i] for i in conflicted}
+            certs = [c for c in certs if c not in banned]
+        limit = _NO_THRESHOLD if full else self.limit
         h = self.inner.copy()
         h.update(f"inspector:{self.task_code}:{uscc}:".encode("utf-8"))
         copy_inner, copy_outer = h.copy, self.outer.copy
-        digests: list[bytes] = []
-        append = digests.append
-        for cert in certs:  # the hot loop: one HMAC per eligible inspector
+        kept: list[tuple[bytes, bytes]] = []
+        keep = kept.append
+        for cert in certs:  # the hot loop: one HMAC per statically eligible inspector
             i = copy_inner()
             i.update(cert)
             o = copy_outer()
             o.update(i.digest())
-            append(o.digest())
-        # Ties (never seen with SHA-256) fall to the index, i.e. certificate order.
-        k = None if full else self.shortlist
-        if k is None or k >= len(idx):
-            ordered = [i for _, i in sorted(zip(digests, idx))]
-            quals = [[i for i in ordered if holds[i]] for holds in self.holds]
-            return _Ranking(ordered, True, quals, [True] * len(quals))
-        top = [i for _, i in heapq.nsmallest(k, zip(digests, idx))]
-        by_qual, complete = [], []
-        for holds in self.holds:
-            holders = [(d, i) for d, i in zip(digests, idx) if holds[i]]
-            by_qual.append([i for _, i in heapq.nsmallest(k, holders)])
-            complete.append(len(holders) <= k)
-        return _Ranking(top, False, by_qual, complete)
+            digest = o.digest()
+            if digest < limit:
+                keep((digest, cert))
+        # Equal scores (never seen with SHA-256) fall to the certificate number: UTF-8 byte
+        # order is code point order, the order of the certificate numbers as strings.
+        kept.sort()
+        index = self.index
+        top = [index[cert] for _, cert in kept]
+        return _Ranking(top, [[i for i in top if holds[i]] for holds in self.holds], limit == _NO_THRESHOLD)
 
 
 _WORKER_MATCHER: _Matcher | None = None
@@ -584,7 +602,7 @@ def _pick_team(
                 team.append(i)
                 break
         else:
-            if not ranking.by_qual_complete[r]:
+            if not ranking.complete:
                 raise _Exhausted
             shortfalls.append({"uscc": uscc, "missing": "qualification", "qualification": qualification,
                                "needed": 1, "eligible": 0})
@@ -595,7 +613,7 @@ def _pick_team(
                 if len(team) == team_size:
                     break
         else:
-            if not ranking.top_complete:
+            if not ranking.complete:
                 raise _Exhausted
             eligible = sum(1 for i in ranking.top if loads[i] < cap)
             shortfalls.append({"uscc": uscc, "missing": "team_size", "qualification": None,
@@ -696,7 +714,7 @@ def _rankings(
                 for ranking in part:
                     done += 1
                     yield ranking
-        except BrokenProcessPool:
+        except _NO_WORKERS:
             pass  # workers could not start or died: rank the rest here
     for uscc, station, banned in jobs[done:]:
         yield matcher.rank(uscc, station, banned)
@@ -714,6 +732,11 @@ def _workers_for(requested: int | None, hmacs: int) -> int:
     return max(1, min(cpus, _MAX_WORKERS))
 
 
+# Workers that cannot start or that die: BrokenProcessPool; a daemonic process (e.g. a
+# process-type job worker) may not have children: AssertionError; no processes left: OSError.
+_NO_WORKERS = (BrokenProcessPool, AssertionError, OSError)
+
+
 def _parallel_map(
     fn: Any, chunks: Sequence[Any], n: int, initializer: Any = None, initargs: tuple[Any, ...] = ()
 ) -> Iterator[Any]:
@@ -722,9 +745,10 @@ def _parallel_map(
     A single-threaded process (a CLI, a job runner, the benchmark) forks its workers:
     fast, nothing re-imported. Forking a threaded process (a threaded web server) can
     copy a lock held by another thread, so there the workers come from a fork server
-    that starts clean. Should workers fail to start (e.g. a fork-server child trips
-    over an unguarded ``__main__``), ``BrokenProcessPool`` is raised instead of hanging,
-    and callers compute in-process. Leaving early cancels the chunks not yet started.
+    that starts clean. Should workers fail to start (a fork-server child tripping over
+    an unguarded ``__main__``, a daemonic parent), an error in ``_NO_WORKERS`` is raised
+    instead of hanging, and callers compute in-process. Leaving early cancels the chunks
+    not yet started.
     """
     if threading.active_count() == 1:
         ctx = multiprocessing.get_context("fork")
@@ -786,6 +810,24 @@ def explain_entity(
         })
     rows.sort(key=lambda row: (row["score"], row["certificate_no"]))
     return rows
+
+
+def explain_from_dossier(dossier: Mapping[str, Any], uscc: str) -> list[dict[str, Any]]:
+    """``explain_entity`` for a selected entity of a stored dossier, as it stood when matched."""
+    seed = derive_seed(bytes.fromhex(dossier["server_seed"]), dossier["witness_entropy"])
+    row = next((e for e in dossier["pool"] if e["uscc"] == uscc), None)
+    if row is None:
+        raise DrawError(f"{uscc} is not in this draw's pool")
+    entity = PoolEntity(row["uscc"], row["credit_class"], row["station"])
+    inspectors = [
+        InspectorCandidate(p["certificate_no"], p["station"], tuple(p["qualifications"]), p["open_cases"],
+                           frozenset(p["conflicts"]))
+        for p in dossier["inspectors"]
+    ]
+    raw = dossier["team_rule"]
+    rule = TeamRule(raw["team_size"], tuple(raw["required_qualifications"]), raw["cross_station"], raw["case_cap"])
+    loads = loads_before(uscc, dossier["selected"], dossier["teams"], inspectors)
+    return explain_entity(seed, dossier["task_code"], entity, inspectors, rule, loads)
 
 
 def replacement(

@@ -52,6 +52,13 @@ def get_draw(draw_id: int) -> Draw:
     return draw
 
 
+def runs_in_background(task_draw: TaskDraw) -> bool:
+    """Whether the sitting's draw goes to a background worker: large pools do."""
+    from flask import current_app
+
+    return (task_draw.pool_size or 0) >= current_app.config["DRAW_BACKGROUND_THRESHOLD"]
+
+
 def current_round(task_draw: TaskDraw) -> Draw | None:
     return task_draw.rounds[-1] if task_draw.rounds else None
 
@@ -226,9 +233,12 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
     """Run suiji-draw-v1 on the frozen pool and store the result, the teams and the dossier."""
     if draw.status != DrawStatus.COMMITTED:
         raise Conflict("this round has already been drawn")
+    from app.draws.background import report
+
     started = time.perf_counter()
     task_draw = draw.task_draw
     task = task_draw.spot_check_task
+    report("loading the frozen pool", 5)
     frozen = db.session.get(FrozenPool, task_draw.id)
     rows = pools.thaw(frozen.rows_gz)  # type: ignore[union-attr]
     entity_ids = {row[0]: row[3] for row in rows}
@@ -238,10 +248,13 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
     server_seed = bytes.fromhex(draw.server_seed)
     seed = algorithm.derive_seed(server_seed, witness_entropy)
     try:
+        report("scoring and selecting entities", 15)
         strata, selected = algorithm.select_entities(seed, draw.task_code, pool_entities, rule_q)
+        report("matching inspectors", 35)
         teams = algorithm.assign_teams(seed, draw.task_code, selected, pool_entities, inspectors.candidates, rule_t)
     except algorithm.InsufficientInspectors as exc:
         raise ValidationFailed({"inspectors": [str(exc)]}) from exc
+    report("saving the result and the dossier", 85)
     scores = {uscc: algorithm.entity_score(seed, draw.task_code, uscc) for uscc in selected}
     strata_of = {e.uscc: e.credit_class for e in pool_entities}
     ratio_kind = rule_q.kind == "ratio"

@@ -1,18 +1,23 @@
 """Staff pages for draws, and the public draw records."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.auth.decorators import roles_required
 from app.auth.models import User, UserRole
 from app.auth.roles import STAFF_ROLES, Role
 from app.directory.models import Entity, Inspector
-from app.draws import service
+from app.draws import background, service
 from app.draws.models import Draw, DrawStatus, TaskDrawStatus
 from app.draws.public import public_draw
+from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.queue.service import path_view
+from workflows import engine
+from workflows.models import HumanTask, HumanTaskState
 from app.queue.subjects import SubjectKind, register_subject
 
 bp = Blueprint("draws", __name__)
@@ -75,7 +80,47 @@ def index():  # type: ignore[no-untyped-def]
 def detail(task_draw_id: int):  # type: ignore[no-untyped-def]
     context = _task_draw_context(task_draw_id)
     context["path"] = path_view(context["task_draw"].process_instance_id)
+    context["progress"] = background.get_progress(task_draw_id)
     return render_template("draws/detail.html", **context)
+
+
+@bp.post("/draws/<int:task_draw_id>/run")
+@roles_required(Role.COORDINATOR)
+def run(task_draw_id: int):  # type: ignore[no-untyped-def]
+    """The coordinator runs the sitting's draw: at once, or by a worker for a large pool."""
+    task_draw = service.get_task_draw(task_draw_id)
+    step = db.session.scalar(
+        select(HumanTask).where(
+            HumanTask.instance_id == task_draw.process_instance_id,
+            HumanTask.bpmn_id == "run_draw",
+            HumanTask.state == HumanTaskState.READY,
+        )
+    )
+    if step is None:
+        flash(_("There is no draw waiting to be run."), "warning")
+        return redirect(url_for("draws.detail", task_draw_id=task_draw_id))
+    if not engine.can_act(step, current_user):
+        abort(403)
+    if service.runs_in_background(task_draw):
+        background.set_progress(task_draw_id, "queued", 0, "queued")
+        background.run_draw_in_background(step.id, current_user.id, task_draw_id)
+        flash(_("The draw is running in the background; this page shows its progress."), "info")
+        return redirect(url_for("draws.detail", task_draw_id=task_draw_id))
+    try:
+        engine.complete_task(step.id, current_user, {})
+    except (ValidationFailed, Conflict) as err:
+        db.session.rollback()
+        flash(err.message, "danger")
+        return redirect(url_for("queue.task_page", task_id=step.id))
+    flash(_("The draw is done."), "success")
+    return redirect(url_for("draws.detail", task_draw_id=task_draw_id))
+
+
+@bp.get("/draws/<int:task_draw_id>/progress.json")
+@roles_required(*STAFF_ROLES)
+def progress(task_draw_id: int):  # type: ignore[no-untyped-def]
+    service.get_task_draw(task_draw_id)
+    return jsonify(background.get_progress(task_draw_id) or {"state": "none", "percent": 0})
 
 
 @bp.get("/public/draws")
