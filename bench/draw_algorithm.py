@@ -1,10 +1,12 @@
 """Draw benchmark: suiji-draw-v1 on a synthetic pool, no database.
 
 Run: ``.venv/bin/python bench/draw_algorithm.py [--pool 1000000] [--ratio 0.03] [--inspectors 2000]
-[--team-size 2] [--workers N] [--cross-station] [--qualification food ...] [--dossier] [--verify]``.
+[--team-size 2] [--workers N] [--cross-station] [--qualification food ...] [--pure] [--portable]
+[--dossier] [--verify]``.
 
 Times each stage of ``run_draw`` (seed, entity scores + strata + selection, inspector
-matching) and, on request, building the dossier and the independent verifier. The pool
+matching) with the C extension ``suiji_native`` when it is built (``--pure``: the pure-Python
+path; ``--portable``: the extension without the SHA instructions) and, on request, building the dossier and the independent verifier. The pool
 and inspectors are built before the clock starts: the service reads them from the
 frozen pool and the inspector snapshot. Prints a table and writes
 ``bench/results/draw_algorithm.json``.
@@ -88,9 +90,17 @@ def main() -> None:
     parser.add_argument("--cross-station", action="store_true")
     parser.add_argument("--qualification", action="append", default=[])
     parser.add_argument("--workers", type=int, default=None, help="default: chosen by size")
+    parser.add_argument("--pure", action="store_true", help="pure Python, even when suiji_native is built")
+    parser.add_argument("--portable", action="store_true", help="suiji_native without SHA-NI")
     parser.add_argument("--dossier", action="store_true", help="also time building the dossier")
     parser.add_argument("--verify", action="store_true", help="also time tools/verify_draw.py (slow)")
     args = parser.parse_args()
+    if args.pure:
+        algorithm._native = None
+    elif args.portable and algorithm._native is not None:
+        algorithm._native.set_backend("portable")
+    native = algorithm._native
+    path = f"C extension ({native.backend()})" if native is not None else "pure Python"
 
     rng = random.Random(20261123)
     t = time.perf_counter()
@@ -134,7 +144,7 @@ def main() -> None:
     pairs = len(selected) * args.inspectors
     bare = bare_hmac_ns()
     print(f"pool {args.pool:,}, selected {len(selected):,}, inspectors {args.inspectors:,}, team size {args.team_size}, "
-          f"cpus {os.cpu_count()}, workers {args.workers or 'auto'} (setup {setup_s:.1f} s, not timed)")
+          f"cpus {os.cpu_count()}, workers {args.workers or 'auto'}, {path} (setup {setup_s:.1f} s, not timed)")
     print(f"strata: {', '.join(f'{s.name} {s.quota}/{s.size}' for s in strata)}")
     print("| stage | seconds |\n|---|---|")
     for stage, seconds in timings.items():
@@ -144,7 +154,7 @@ def main() -> None:
     timings["bare HMAC ns (calibration)"] = bare
     out = ROOT / "bench" / "results" / "draw_algorithm.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "selected": len(selected), "timings": timings}, indent=2))
+    out.write_text(json.dumps({"args": vars(args), "path": path, "selected": len(selected), "timings": timings}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,11 +30,12 @@ import psycopg  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "suiji_bench_engine_start"
-DIAGRAMS = ("engine_parallel", "engine_approval", "bench_inspection")
+DIAGRAMS = ("engine_parallel", "engine_approval", "bench_inspection", "inspection_case")
 WHAT = {
     "engine_parallel": "parallel split into 2 user tasks in 2 lanes",
     "engine_approval": "1 user task (assigned from data) of a 3-lane approval",
     "bench_inspection": "multi-instance user task x2 (assigned per inspector), then a review",
+    "inspection_case": "the real bpmn/inspection_case.bpmn: recusal confirmations x2 (multi-instance)",
 }
 
 
@@ -49,6 +50,8 @@ def recreate_database(admin_url: str) -> str:
 def item_data(diagram: str, n: int, users: dict[str, int]) -> dict[str, Any]:
     if diagram == "engine_approval":
         return {"plan_id": n, "drafter_id": users["drafter"], "leader_ids": [users["leader1"], users["leader2"]]}
+    if diagram == "inspection_case":
+        return {"case_id": n, "pending_users": [users["inspector1"], users["inspector2"]], "team_short": False}
     if diagram == "bench_inspection":
         return {"case_no": n, "inspector_user_ids": [users["inspector1"], users["inspector2"]],
                 "chief_ids": [users["chief1"], users["chief2"]]}

@@ -23,6 +23,12 @@ SERVER_SEED = bytes(range(32))
 TASK = "JC-SAMR-2023-023"
 
 
+@pytest.fixture
+def pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure-Python path (hash states, worker processes) even when the C extension is built."""
+    monkeypatch.setattr(algorithm, "_native", None)
+
+
 def spec_hmac(key: bytes, text: str) -> str:
     """HMAC-SHA256 literally as the specification states it."""
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -256,6 +262,7 @@ def test_selection_takes_lowest_scores_per_stratum_in_ascending_order() -> None:
     assert len(selected) == sum(s.quota for s in strata)
 
 
+@pytest.mark.usefixtures("pure_python")
 def test_selection_in_workers_equals_selection_here() -> None:
     pool = make_pool(3000)
     rule = QuotaRule("ratio", ratios={"A": "0.01", "B": "0.03", "C": "0.10", "D": "0.30", "U": "0.03"})
@@ -289,6 +296,7 @@ class _ConstantHash:
         return b"\x00" * 32
 
 
+@pytest.mark.usefixtures("pure_python")
 def test_ties_are_broken_by_uscc_and_certificate_number(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(algorithm, "_hmac_states", lambda key: (_ConstantHash(), _ConstantHash()))
     pool = [PoolEntity(uscc(i), "B", "S0") for i in (5, 3, 9, 1, 7)]
@@ -365,6 +373,7 @@ def test_short_list_limit() -> None:
     assert algorithm._Matcher(b"s" * 32, TASK, ["C1", "C2"], ["", ""], [], False, None).limit == algorithm._NO_THRESHOLD
 
 
+@pytest.mark.usefixtures("pure_python")
 def test_matching_in_workers_equals_matching_here() -> None:
     seed, pool, people, rule, selected = scenario(3)
     here = algorithm.assign_teams(seed, TASK, selected, pool, people, rule, workers=1)
@@ -372,6 +381,7 @@ def test_matching_in_workers_equals_matching_here() -> None:
     assert list(here) == selected  # matching order = ascending entity score
 
 
+@pytest.mark.usefixtures("pure_python")
 def test_workers_in_a_threaded_process_come_from_a_fork_server() -> None:
     """A web server has threads: then workers are not forked from it, and results do not change."""
     import threading
