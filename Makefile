@@ -20,6 +20,8 @@ PG_PORT ?= 5432
 PYTEST_ARGS ?=
 
 PY_STAMP := $(VENV)/.installed-stamp
+NATIVE_STAMP := $(VENV)/.native-stamp
+NATIVE_SOURCES := $(wildcard native/pyproject.toml native/setup.py native/src/suiji_native/*.py native/src/suiji_native/*.c)
 NPM_STAMP := node_modules/.package-lock.json
 TRANSLATIONS := app/translations
 POT := $(TRANSLATIONS)/messages.pot
@@ -28,13 +30,13 @@ MO_FILES := $(PO_FILES:.po=.mo)
 
 export PYTHON VENV PG_HOST PG_PORT PYTEST_ARGS
 
-.PHONY: help setup system-packages python-packages node-packages run test \
+.PHONY: help setup system-packages python-packages native-package node-packages run test \
         i18n-extract i18n-update i18n-compile clean
 
 help:
 	@echo "make run           install what is missing, migrate, load demo data, serve http://$(HOST):$(PORT) + a jobs worker"
 	@echo "make test          install what is missing, run the tests on SQLite, then PostgreSQL at $(PG_HOST):$(PG_PORT) if it answers"
-	@echo "make setup         install what is missing: apt packages, $(VENV), node_modules, compiled translations"
+	@echo "make setup         install what is missing: apt packages, $(VENV) (with the C extension native/), node_modules, compiled translations"
 	@echo "make i18n-extract  collect messages into $(POT)"
 	@echo "make i18n-update   merge $(POT) into the catalogues (creates zh_CN if none exists)"
 	@echo "make i18n-compile  compile the catalogues (.po -> .mo)"
@@ -42,7 +44,7 @@ help:
 
 ## --- set-up -----------------------------------------------------------------
 
-setup: system-packages python-packages node-packages i18n-compile
+setup: system-packages python-packages native-package node-packages i18n-compile
 
 system-packages:
 	@scripts/system-packages.sh
@@ -55,6 +57,13 @@ $(VENV_PYTHON):
 $(PY_STAMP): requirements.txt | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
+
+# The optional C extension (draw scores). A failed build warns and does not stop setup
+# (draws then use pure Python); without the stamp, the next setup tries again.
+native-package: $(NATIVE_STAMP)
+
+$(NATIVE_STAMP): $(NATIVE_SOURCES) | $(PY_STAMP)
+	@VENV=$(VENV) scripts/build-native.sh && touch $@ || true
 
 node-packages: $(NPM_STAMP)
 
@@ -98,5 +107,5 @@ i18n-update: i18n-extract
 ## --- housekeeping -----------------------------------------------------------
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) node_modules native/build
 	rm -f $(MO_FILES)

@@ -688,9 +688,14 @@ def _pick_team(
     return team, shortfalls
 
 
-def _entity_map(pool: Mapping[str, PoolEntity] | Sequence[PoolEntity]) -> Mapping[str, PoolEntity]:
+def _entity_map(
+    pool: Mapping[str, PoolEntity] | Sequence[PoolEntity], wanted: set[str] | None = None
+) -> Mapping[str, PoolEntity]:
+    """The pool by USCC (only the ``wanted`` USCCs, when given: a million-entry dict costs 0.2 s)."""
     if isinstance(pool, Mapping):
         return pool
+    if wanted is not None:
+        return {e.uscc: e for e in pool if e.uscc in wanted}
     return {e.uscc: e for e in pool}
 
 
@@ -729,8 +734,8 @@ def assign_teams(
     ``workers``: None chooses by size, 1 scores in this thread, more uses that many threads
     (with the C extension) or processes (pure Python).
     """
-    entities = _entity_map(pool)
     order = _ordered_selection(seed, task_code, selected)
+    entities = _entity_map(pool, set(order))
     if len(set(order)) != len(order):
         raise DrawError("an entity is selected twice")
     missing = [u for u in order if u not in entities]

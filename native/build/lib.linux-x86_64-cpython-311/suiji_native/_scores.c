@@ -54,8 +54,6 @@ static const uint32_t IV256[8] = {
 
 /* Compress nblocks consecutive 64-byte blocks into state. */
 typedef void (*compress_fn)(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
-/* The same for two independent (state, blocks) pairs with the same number of blocks. */
-typedef void (*compress2_fn)(uint32_t a[8], const uint8_t *pa, uint32_t b[8], const uint8_t *pb, size_t nblocks);
 
 static inline uint32_t load_be32(const uint8_t *p)
 {
@@ -114,10 +112,58 @@ static void compress_portable(uint32_t st[8], const uint8_t *p, size_t nblocks)
     }
 }
 
-static void compress2_portable(uint32_t a[8], const uint8_t *pa, uint32_t b[8], const uint8_t *pb, size_t nblocks)
+/* HMAC-SHA256 of two messages with the same key and prefix: from the inner state (key block and
+ * the prefix's whole blocks) through nblocks prebuilt tail blocks each (rest of the prefix,
+ * message, padding), then the outer block over the inner digest; out: the digests as words.
+ * wk, when not NULL, is the message schedule plus round constants of the last tail block, the
+ * same for both (it holds only padding): its rounds then skip the schedule. */
+typedef void (*hmac2_fn)(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *ta, const uint8_t *tb,
+                         size_t nblocks, const uint32_t *wk, uint32_t oa[8], uint32_t ob[8]);
+
+/* W[t] + K[t] of a block, t = 0..63. */
+static void schedule_plus_k(const uint8_t *block, uint32_t wk[64])
 {
-    compress_portable(a, pa, nblocks);
-    compress_portable(b, pb, nblocks);
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = load_be32(block + 4 * i);
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR32(w[i - 15], 7) ^ ROR32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR32(w[i - 2], 17) ^ ROR32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    for (int i = 0; i < 64; i++)
+        wk[i] = w[i] + K256[i];
+}
+
+static inline void store_words_be(uint8_t *out, const uint32_t w[8])
+{
+    for (int i = 0; i < 8; i++)
+        store_be32(out + 4 * i, w[i]);
+}
+
+/* The outer hash: state after key ^ opad, then one block: the inner digest and fixed padding
+ * (0x80, zeros, length 96 bytes = 768 bits). */
+static void outer_portable(const uint32_t outer[8], const uint32_t inner_digest[8], uint32_t out[8], compress_fn f)
+{
+    uint8_t blk[64];
+    memset(blk, 0, sizeof blk);
+    store_words_be(blk, inner_digest);
+    blk[32] = 0x80;
+    store_be64(blk + 56, (64 + 32) * 8);
+    memcpy(out, outer, 32);
+    f(out, blk, 1);
+}
+
+static void hmac2_portable(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *ta, const uint8_t *tb,
+                           size_t nblocks, const uint32_t *wk, uint32_t oa[8], uint32_t ob[8])
+{
+    uint32_t sa[8], sb[8];
+    memcpy(sa, inner, sizeof sa);
+    memcpy(sb, inner, sizeof sb);
+    compress_portable(sa, ta, nblocks);
+    compress_portable(sb, tb, nblocks);
+    outer_portable(outer, sa, oa, compress_portable);
+    outer_portable(outer, sb, ob, compress_portable);
 }
 
 #if SUIJI_HAVE_SHANI
@@ -134,13 +180,19 @@ static void compress2_portable(uint32_t a[8], const uint8_t *pa, uint32_t b[8], 
         S1 = _mm_blend_epi16(S1, t_, 0xF0);                                \
     } while (0)
 
-#define SHANI_STORE_STATE(st, S0, S1) do {                                  \
+/* Back to words: X = (A,B,C,D), Y = (E,F,G,H), lane 0 first. */
+#define SHANI_TO_WORDS(S0, S1, X, Y) do {                                   \
         __m128i t_ = _mm_shuffle_epi32(S0, 0x1B);                          \
-        S1 = _mm_shuffle_epi32(S1, 0xB1);                                  \
-        S0 = _mm_blend_epi16(t_, S1, 0xF0);                                \
-        S1 = _mm_alignr_epi8(S1, t_, 8);                                   \
-        _mm_storeu_si128((__m128i *)&(st)[0], S0);                         \
-        _mm_storeu_si128((__m128i *)&(st)[4], S1);                         \
+        __m128i u_ = _mm_shuffle_epi32(S1, 0xB1);                          \
+        X = _mm_blend_epi16(t_, u_, 0xF0);                                 \
+        Y = _mm_alignr_epi8(u_, t_, 8);                                    \
+    } while (0)
+
+#define SHANI_STORE_STATE(st, S0, S1) do {                                  \
+        __m128i x_, y_;                                                    \
+        SHANI_TO_WORDS(S0, S1, x_, y_);                                    \
+        _mm_storeu_si128((__m128i *)&(st)[0], x_);                         \
+        _mm_storeu_si128((__m128i *)&(st)[4], y_);                         \
     } while (0)
 
 /* Four rounds g (0..15) with message words Wv. */
@@ -158,6 +210,7 @@ static void compress2_portable(uint32_t a[8], const uint8_t *pa, uint32_t b[8], 
                       _mm_alignr_epi8(W[((g) + 3) & 3], W[((g) + 2) & 3], 4)), \
         W[((g) + 3) & 3])
 
+/* The 16 big-endian message words of a block at p, lane 0 first. */
 #define SHANI_LOAD_MSG(W, p, MASK) do {                                     \
         W[0] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)((p) + 0)), MASK);  \
         W[1] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)((p) + 16)), MASK); \
@@ -165,57 +218,100 @@ static void compress2_portable(uint32_t a[8], const uint8_t *pa, uint32_t b[8], 
         W[3] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)((p) + 48)), MASK); \
     } while (0)
 
+#define SHANI_BSWAP_MASK _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL)
+
+/* One block (64 rounds) into S0/S1 from the words in W[0..3] (consumed). */
+#define SHANI_G1(S0, S1, W, g) SHANI_SCHEDULE(W, g); SHANI_ROUNDS(S0, S1, W[(g) & 3], g)
+#define SHANI_BLOCK(S0, S1, W) do {                                         \
+        const __m128i s0_ = S0, s1_ = S1;                                  \
+        SHANI_ROUNDS(S0, S1, W[0], 0); SHANI_ROUNDS(S0, S1, W[1], 1);      \
+        SHANI_ROUNDS(S0, S1, W[2], 2); SHANI_ROUNDS(S0, S1, W[3], 3);      \
+        SHANI_G1(S0, S1, W, 4); SHANI_G1(S0, S1, W, 5); SHANI_G1(S0, S1, W, 6); SHANI_G1(S0, S1, W, 7);     \
+        SHANI_G1(S0, S1, W, 8); SHANI_G1(S0, S1, W, 9); SHANI_G1(S0, S1, W, 10); SHANI_G1(S0, S1, W, 11);   \
+        SHANI_G1(S0, S1, W, 12); SHANI_G1(S0, S1, W, 13); SHANI_G1(S0, S1, W, 14); SHANI_G1(S0, S1, W, 15); \
+        S0 = _mm_add_epi32(S0, s0_);                                       \
+        S1 = _mm_add_epi32(S1, s1_);                                       \
+    } while (0)
+
+/* Two independent blocks, interleaved: hides the latency of the round instructions. */
+#define SHANI_G0_2(A0, A1, WA, B0, B1, WB, g)                               \
+    SHANI_ROUNDS(A0, A1, WA[g], g); SHANI_ROUNDS(B0, B1, WB[g], g)
+#define SHANI_G2_2(A0, A1, WA, B0, B1, WB, g)                               \
+    SHANI_SCHEDULE(WA, g); SHANI_SCHEDULE(WB, g);                           \
+    SHANI_ROUNDS(A0, A1, WA[(g) & 3], g); SHANI_ROUNDS(B0, B1, WB[(g) & 3], g)
+#define SHANI_BLOCK2(A0, A1, WA, B0, B1, WB) do {                           \
+        const __m128i sa0_ = A0, sa1_ = A1, sb0_ = B0, sb1_ = B1;          \
+        SHANI_G0_2(A0, A1, WA, B0, B1, WB, 0); SHANI_G0_2(A0, A1, WA, B0, B1, WB, 1);   \
+        SHANI_G0_2(A0, A1, WA, B0, B1, WB, 2); SHANI_G0_2(A0, A1, WA, B0, B1, WB, 3);   \
+        SHANI_G2_2(A0, A1, WA, B0, B1, WB, 4); SHANI_G2_2(A0, A1, WA, B0, B1, WB, 5);   \
+        SHANI_G2_2(A0, A1, WA, B0, B1, WB, 6); SHANI_G2_2(A0, A1, WA, B0, B1, WB, 7);   \
+        SHANI_G2_2(A0, A1, WA, B0, B1, WB, 8); SHANI_G2_2(A0, A1, WA, B0, B1, WB, 9);   \
+        SHANI_G2_2(A0, A1, WA, B0, B1, WB, 10); SHANI_G2_2(A0, A1, WA, B0, B1, WB, 11); \
+        SHANI_G2_2(A0, A1, WA, B0, B1, WB, 12); SHANI_G2_2(A0, A1, WA, B0, B1, WB, 13); \
+        SHANI_G2_2(A0, A1, WA, B0, B1, WB, 14); SHANI_G2_2(A0, A1, WA, B0, B1, WB, 15); \
+        A0 = _mm_add_epi32(A0, sa0_);                                      \
+        A1 = _mm_add_epi32(A1, sa1_);                                      \
+        B0 = _mm_add_epi32(B0, sb0_);                                      \
+        B1 = _mm_add_epi32(B1, sb1_);                                      \
+    } while (0)
+
 SHANI_TARGET static void compress_shani(uint32_t st[8], const uint8_t *p, size_t nblocks)
 {
-    const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    const __m128i MASK = SHANI_BSWAP_MASK;
     __m128i S0, S1, W[4];
     SHANI_LOAD_STATE(st, S0, S1);
     while (nblocks--) {
-        const __m128i save0 = S0, save1 = S1;
         SHANI_LOAD_MSG(W, p, MASK);
-        SHANI_ROUNDS(S0, S1, W[0], 0);
-        SHANI_ROUNDS(S0, S1, W[1], 1);
-        SHANI_ROUNDS(S0, S1, W[2], 2);
-        SHANI_ROUNDS(S0, S1, W[3], 3);
-#define G1(g) SHANI_SCHEDULE(W, g); SHANI_ROUNDS(S0, S1, W[(g) & 3], g)
-        G1(4); G1(5); G1(6); G1(7); G1(8); G1(9); G1(10); G1(11);
-        G1(12); G1(13); G1(14); G1(15);
-#undef G1
-        S0 = _mm_add_epi32(S0, save0);
-        S1 = _mm_add_epi32(S1, save1);
+        SHANI_BLOCK(S0, S1, W);
         p += 64;
     }
     SHANI_STORE_STATE(st, S0, S1);
 }
 
-SHANI_TARGET static void compress2_shani(uint32_t a[8], const uint8_t *pa, uint32_t b[8], const uint8_t *pb,
-                                         size_t nblocks)
+SHANI_TARGET static void hmac2_shani(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *ta,
+                                     const uint8_t *tb, size_t nblocks, const uint32_t *wk, uint32_t oa[8],
+                                     uint32_t ob[8])
 {
-    const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    const __m128i MASK = SHANI_BSWAP_MASK;
     __m128i A0, A1, B0, B1, WA[4], WB[4];
-    SHANI_LOAD_STATE(a, A0, A1);
-    SHANI_LOAD_STATE(b, B0, B1);
+    SHANI_LOAD_STATE(inner, A0, A1);
+    B0 = A0;
+    B1 = A1;
+    if (wk != NULL)
+        nblocks--;
     while (nblocks--) {
+        SHANI_LOAD_MSG(WA, ta, MASK);
+        SHANI_LOAD_MSG(WB, tb, MASK);
+        SHANI_BLOCK2(A0, A1, WA, B0, B1, WB);
+        ta += 64;
+        tb += 64;
+    }
+    if (wk != NULL) {
         const __m128i sa0 = A0, sa1 = A1, sb0 = B0, sb1 = B1;
-        SHANI_LOAD_MSG(WA, pa, MASK);
-        SHANI_LOAD_MSG(WB, pb, MASK);
-#define G0(g) SHANI_ROUNDS(A0, A1, WA[g], g); SHANI_ROUNDS(B0, B1, WB[g], g)
-        G0(0); G0(1); G0(2); G0(3);
-#undef G0
-#define G2(g) SHANI_SCHEDULE(WA, g); SHANI_SCHEDULE(WB, g); \
-        SHANI_ROUNDS(A0, A1, WA[(g) & 3], g); SHANI_ROUNDS(B0, B1, WB[(g) & 3], g)
-        G2(4); G2(5); G2(6); G2(7); G2(8); G2(9); G2(10); G2(11);
-        G2(12); G2(13); G2(14); G2(15);
-#undef G2
+        for (int g = 0; g < 16; g++) {
+            __m128i m = _mm_loadu_si128((const __m128i *)&wk[4 * g]);
+            A1 = _mm_sha256rnds2_epu32(A1, A0, m);
+            B1 = _mm_sha256rnds2_epu32(B1, B0, m);
+            m = _mm_shuffle_epi32(m, 0x0E);
+            A0 = _mm_sha256rnds2_epu32(A0, A1, m);
+            B0 = _mm_sha256rnds2_epu32(B0, B1, m);
+        }
         A0 = _mm_add_epi32(A0, sa0);
         A1 = _mm_add_epi32(A1, sa1);
         B0 = _mm_add_epi32(B0, sb0);
         B1 = _mm_add_epi32(B1, sb1);
-        pa += 64;
-        pb += 64;
     }
-    SHANI_STORE_STATE(a, A0, A1);
-    SHANI_STORE_STATE(b, B0, B1);
+    /* The inner digests are the first eight words of the outer block; the rest is fixed. */
+    SHANI_TO_WORDS(A0, A1, WA[0], WA[1]);
+    SHANI_TO_WORDS(B0, B1, WB[0], WB[1]);
+    WA[2] = WB[2] = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+    WA[3] = WB[3] = _mm_set_epi32((64 + 32) * 8, 0, 0, 0);
+    SHANI_LOAD_STATE(outer, A0, A1);
+    B0 = A0;
+    B1 = A1;
+    SHANI_BLOCK2(A0, A1, WA, B0, B1, WB);
+    SHANI_STORE_STATE(oa, A0, A1);
+    SHANI_STORE_STATE(ob, B0, B1);
 }
 
 static int cpu_has_shani(void)
@@ -239,12 +335,12 @@ static int cpu_has_shani(void) { return 0; }
 typedef struct {
     const char *name;
     compress_fn one;
-    compress2_fn two;
+    hmac2_fn hmac2;
 } backend_t;
 
-static const backend_t PORTABLE = {"portable", compress_portable, compress2_portable};
+static const backend_t PORTABLE = {"portable", compress_portable, hmac2_portable};
 #if SUIJI_HAVE_SHANI
-static const backend_t SHANI = {"sha-ni", compress_shani, compress2_shani};
+static const backend_t SHANI = {"sha-ni", compress_shani, hmac2_shani};
 #endif
 static const backend_t *volatile g_backend = &PORTABLE;
 
@@ -303,8 +399,7 @@ static void sha256_buf(const uint8_t *data, size_t len, uint8_t out[32], compres
     uint32_t st[8];
     memcpy(st, IV256, sizeof st);
     finish_stream(st, &p, data, len, f);
-    for (int i = 0; i < 8; i++)
-        store_be32(out + 4 * i, st[i]);
+    store_words_be(out, st);
 }
 
 static void hmac_key_init(hmac_key *k, const uint8_t *key, size_t keylen, compress_fn f)
@@ -338,88 +433,115 @@ static void prefix_init(prefix_state *p, const hmac_key *k, const uint8_t *prefi
 
 #define TAIL_MAX 256
 
-/* The final inner blocks (rest of prefix, message, padding) in buf; their count, 0 if too long. */
-static inline size_t build_tail(const prefix_state *p, const uint8_t *msg, size_t len, uint8_t *buf)
+/* The final inner blocks: rest of the prefix, a message of len bytes, padding. Laid out once
+ * per prefix and message length; then each message of that length only copies its bytes in. */
+typedef struct {
+    size_t len;    /* message length laid out; SIZE_MAX: none */
+    size_t blocks; /* how many blocks */
+    int padding_only; /* the last block holds no message byte: wk is its schedule plus constants */
+    uint32_t wk[64];
+    uint8_t buf[TAIL_MAX];
+} tail_t;
+
+static inline size_t tail_set(tail_t *t, const prefix_state *p, const uint8_t *msg, size_t len)
 {
+    if (len == t->len) {
+        memcpy(t->buf + p->remlen, msg, len);
+        return t->blocks;
+    }
     size_t n = p->remlen + len;
-    if (len > TAIL_MAX || n + 9 > TAIL_MAX)
+    if (len > TAIL_MAX || n + 9 > TAIL_MAX) { /* too long: finish_stream instead */
+        t->len = SIZE_MAX;
         return 0;
+    }
     size_t blocks = (n + 9 + 63) / 64;
-    memcpy(buf, p->rem, p->remlen);
-    memcpy(buf + p->remlen, msg, len);
-    buf[n] = 0x80;
-    memset(buf + n + 1, 0, blocks * 64 - 8 - (n + 1));
-    store_be64(buf + blocks * 64 - 8, (p->absorbed + n) * 8);
+    memcpy(t->buf, p->rem, p->remlen);
+    memcpy(t->buf + p->remlen, msg, len);
+    t->buf[n] = 0x80;
+    memset(t->buf + n + 1, 0, blocks * 64 - 8 - (n + 1));
+    store_be64(t->buf + blocks * 64 - 8, (p->absorbed + n) * 8);
+    t->len = len;
+    t->blocks = blocks;
+    t->padding_only = n <= (blocks - 1) * 64;
+    if (t->padding_only)
+        schedule_plus_k(t->buf + (blocks - 1) * 64, t->wk);
     return blocks;
 }
 
-/* The outer block over a 32-byte inner digest: bytes 32..63 (padding, length 96 bytes) are fixed. */
-static inline void outer_block_init(uint8_t blk[64])
+/* Everything one call needs: key states, the current prefix, two tail buffers. */
+typedef struct {
+    const backend_t *be;
+    hmac_key key;
+    prefix_state prefix;
+    tail_t ta, tb;
+} hmac_ctx;
+
+static void ctx_init(hmac_ctx *c, const backend_t *be, const uint8_t *key, size_t keylen)
 {
-    memset(blk, 0, 64);
-    blk[32] = 0x80;
-    store_be64(blk + 56, (64 + 32) * 8);
+    c->be = be;
+    hmac_key_init(&c->key, key, keylen, be->one);
 }
 
-static inline void state_to_bytes(const uint32_t st[8], uint8_t *out)
+static void ctx_prefix(hmac_ctx *c, const uint8_t *prefix, size_t len)
 {
-    for (int i = 0; i < 8; i++)
-        store_be32(out + 4 * i, st[i]);
+    prefix_init(&c->prefix, &c->key, prefix, len, c->be->one);
+    c->ta.len = c->tb.len = SIZE_MAX;
 }
 
-/* HMAC(key, prefix || msg) into out. */
-static void hmac_one(const hmac_key *k, const prefix_state *p, const uint8_t *msg, size_t len, uint8_t out[32],
-                     const backend_t *be)
+/* HMAC(key, prefix || msg) as eight words (the digest is their big-endian bytes). */
+static void ctx_one(hmac_ctx *c, const uint8_t *msg, size_t len, uint32_t out[8])
 {
-    uint32_t st[8], os[8];
-    uint8_t buf[TAIL_MAX], ob[64];
-    memcpy(st, p->state, sizeof st);
-    size_t nb = build_tail(p, msg, len, buf);
+    uint32_t st[8];
+    memcpy(st, c->prefix.state, sizeof st);
+    size_t nb = tail_set(&c->ta, &c->prefix, msg, len);
     if (nb)
-        be->one(st, buf, nb);
+        c->be->one(st, c->ta.buf, nb);
     else
-        finish_stream(st, p, msg, len, be->one);
-    outer_block_init(ob);
-    state_to_bytes(st, ob);
-    memcpy(os, k->outer, sizeof os);
-    be->one(os, ob, 1);
-    state_to_bytes(os, out);
+        finish_stream(st, &c->prefix, msg, len, c->be->one);
+    outer_portable(c->key.outer, st, out, c->be->one);
 }
 
-/* Two HMACs with the same key and prefix, interleaved when their tails have as many blocks. */
-static void hmac_two(const hmac_key *k, const prefix_state *p, const uint8_t *ma, size_t la, uint8_t outa[32],
-                     const uint8_t *mb, size_t lb, uint8_t outb[32], const backend_t *be)
+/* Two HMACs, interleaved when their tails have as many blocks (the usual case). */
+static inline void ctx_two(hmac_ctx *c, const uint8_t *ma, size_t la, uint32_t oa[8], const uint8_t *mb, size_t lb,
+                           uint32_t ob[8])
 {
-    uint8_t bufa[TAIL_MAX], bufb[TAIL_MAX];
-    size_t na = build_tail(p, ma, la, bufa);
-    size_t nb = na ? build_tail(p, mb, lb, bufb) : 0;
-    if (!na || na != nb) {
-        hmac_one(k, p, ma, la, outa, be);
-        hmac_one(k, p, mb, lb, outb, be);
-        return;
+    size_t na = tail_set(&c->ta, &c->prefix, ma, la);
+    size_t nb = na ? tail_set(&c->tb, &c->prefix, mb, lb) : 0;
+    if (na && na == nb) {
+        /* Equal lengths: equal last blocks, so a padding-only one is the same for both. */
+        const uint32_t *wk = la == lb && c->ta.padding_only ? c->ta.wk : NULL;
+        c->be->hmac2(c->prefix.state, c->key.outer, c->ta.buf, c->tb.buf, na, wk, oa, ob);
+    } else {
+        ctx_one(c, ma, la, oa);
+        ctx_one(c, mb, lb, ob);
     }
-    uint32_t sa[8], sb[8];
-    uint8_t oa[64], ob[64];
-    memcpy(sa, p->state, sizeof sa);
-    memcpy(sb, p->state, sizeof sb);
-    be->two(sa, bufa, sb, bufb, na);
-    outer_block_init(oa);
-    outer_block_init(ob);
-    state_to_bytes(sa, oa);
-    state_to_bytes(sb, ob);
-    memcpy(sa, k->outer, sizeof sa);
-    memcpy(sb, k->outer, sizeof sb);
-    be->two(sa, oa, sb, ob, 1);
-    state_to_bytes(sa, outa);
-    state_to_bytes(sb, outb);
 }
 
-/* Python's bytes order: digest < limit. */
-static inline int below(const uint8_t d[32], const uint8_t *limit, size_t limitlen)
+/* digest < limit in Python's bytes order, the digest given as words; most are decided by word 0. */
+typedef struct {
+    const uint8_t *ptr; /* NULL: no limit */
+    size_t len;
+    uint32_t w0; /* the limit's first four bytes as a word, when len >= 4 */
+} limit_t;
+
+static inline void limit_init(limit_t *l, const uint8_t *ptr, size_t len)
 {
-    size_t m = limitlen < 32 ? limitlen : 32;
-    int c = memcmp(d, limit, m);
-    return c < 0 || (c == 0 && limitlen > 32);
+    l->ptr = ptr;
+    l->len = len;
+    l->w0 = ptr != NULL && len >= 4 ? load_be32(ptr) : 0;
+}
+
+static inline int below(const uint32_t w[8], const limit_t *l)
+{
+    if (l->ptr == NULL)
+        return 1;
+    if (l->len >= 4 && w[0] != l->w0)
+        return w[0] < l->w0;
+    uint8_t d[32];
+    store_words_be(d, w);
+    size_t m = l->len < 32 ? l->len : 32;
+    int c = memcmp(d, l->ptr, m);
+    return c < 0 || (c == 0 && l->len > 32);
 }
 
 /* --- arguments ----------------------------------------------------------------------------------- */
@@ -540,23 +662,29 @@ static PyObject *py_hmac_scores(PyObject *self, PyObject *args)
         PyBuffer_Release(&key);
         return NULL;
     }
-    result = PyBytes_FromStringAndSize(NULL, 32 * msgs.n);
-    if (result != NULL) {
+    hmac_ctx *c = PyMem_Malloc(sizeof *c);
+    if (c == NULL)
+        PyErr_NoMemory();
+    else if ((result = PyBytes_FromStringAndSize(NULL, 32 * msgs.n)) != NULL) {
         uint8_t *out = (uint8_t *)PyBytes_AS_STRING(result);
         const backend_t *be = g_backend;
         Py_BEGIN_ALLOW_THREADS
-        hmac_key k;
-        prefix_state p;
-        hmac_key_init(&k, key.buf, (size_t)key.len, be->one);
-        prefix_init(&p, &k, prefix, (size_t)prefixlen, be->one);
+        uint32_t wa[8], wb[8];
+        ctx_init(c, be, key.buf, (size_t)key.len);
+        ctx_prefix(c, prefix, (size_t)prefixlen);
         Py_ssize_t i = 0;
-        for (; i + 1 < msgs.n; i += 2)
-            hmac_two(&k, &p, msgs.ptr[i], (size_t)msgs.len[i], out + 32 * i, msgs.ptr[i + 1],
-                     (size_t)msgs.len[i + 1], out + 32 * (i + 1), be);
-        if (i < msgs.n)
-            hmac_one(&k, &p, msgs.ptr[i], (size_t)msgs.len[i], out + 32 * i, be);
+        for (; i + 1 < msgs.n; i += 2) {
+            ctx_two(c, msgs.ptr[i], (size_t)msgs.len[i], wa, msgs.ptr[i + 1], (size_t)msgs.len[i + 1], wb);
+            store_words_be(out + 32 * i, wa);
+            store_words_be(out + 32 * (i + 1), wb);
+        }
+        if (i < msgs.n) {
+            ctx_one(c, msgs.ptr[i], (size_t)msgs.len[i], wa);
+            store_words_be(out + 32 * i, wa);
+        }
         Py_END_ALLOW_THREADS
     }
+    PyMem_Free(c);
     textvec_free(&msgs);
     PyBuffer_Release(&key);
     return result;
@@ -571,10 +699,37 @@ PyDoc_STRVAR(scores_below_doc,
 "HMAC-SHA256(key, prefix + messages[i]) < limits[i] (Python's bytes order), ascending i.\n"
 "Messages whose limit is None are not hashed. Runs without the GIL.");
 
+/* A digest (as words) and the index of its message. */
 typedef struct {
+    uint32_t w[8];
     uint32_t i;
-    uint8_t d[32];
 } scored;
+
+static int cmp_scored(const void *x, const void *y)
+{
+    const scored *a = x, *b = y;
+    for (int k = 0; k < 8; k++)
+        if (a->w[k] != b->w[k])
+            return a->w[k] < b->w[k] ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* Append to a growing array (malloc'd, no GIL needed); 0 when out of memory. */
+static int push_scored(scored **arr, size_t *n, size_t *cap, const uint32_t w[8], size_t i)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 1024;
+        scored *grown = realloc(*arr, ncap * sizeof **arr);
+        if (grown == NULL)
+            return 0;
+        *arr = grown;
+        *cap = ncap;
+    }
+    memcpy((*arr)[*n].w, w, 32);
+    (*arr)[*n].i = (uint32_t)i;
+    (*n)++;
+    return 1;
+}
 
 static PyObject *py_scores_below(PyObject *self, PyObject *args)
 {
@@ -586,6 +741,8 @@ static PyObject *py_scores_below(PyObject *self, PyObject *args)
     Py_ssize_t prefixlen;
     textvec msgs, limits;
     PyObject *result = NULL;
+    hmac_ctx *c = NULL;
+    scored *kept = NULL;
     if (as_text(prefix_obj, &prefix, &prefixlen, "prefix") < 0) {
         PyBuffer_Release(&key);
         return NULL;
@@ -607,24 +764,25 @@ static PyObject *py_scores_below(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_OverflowError, "too many messages");
         goto done;
     }
-    scored *kept = NULL;
+    if ((c = PyMem_Malloc(sizeof *c)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     size_t nkept = 0, cap = 0;
     int nomem = 0;
     const backend_t *be = g_backend;
     Py_BEGIN_ALLOW_THREADS
-    hmac_key k;
-    prefix_state p;
-    hmac_key_init(&k, key.buf, (size_t)key.len, be->one);
-    prefix_init(&p, &k, prefix, (size_t)prefixlen, be->one);
-    Py_ssize_t pending = -1; /* an index waiting for a partner to be hashed with */
-    uint8_t da[32], db[32];
+    ctx_init(c, be, key.buf, (size_t)key.len);
+    ctx_prefix(c, prefix, (size_t)prefixlen);
+    Py_ssize_t pending = -1; /* a message waiting for a partner to be hashed with */
+    uint32_t wa[8], wb[8];
+    limit_t la, lb;
     for (Py_ssize_t i = 0; i <= msgs.n && !nomem; i++) {
-        Py_ssize_t a, b;
+        Py_ssize_t a = pending, b = i;
         if (i == msgs.n) {
             if (pending < 0)
                 break;
-            hmac_one(&k, &p, msgs.ptr[pending], (size_t)msgs.len[pending], da, be);
-            a = pending;
+            ctx_one(c, msgs.ptr[a], (size_t)msgs.len[a], wa);
             b = -1;
         } else {
             if (limits.ptr[i] == NULL)
@@ -633,30 +791,16 @@ static PyObject *py_scores_below(PyObject *self, PyObject *args)
                 pending = i;
                 continue;
             }
-            hmac_two(&k, &p, msgs.ptr[pending], (size_t)msgs.len[pending], da, msgs.ptr[i], (size_t)msgs.len[i],
-                     db, be);
-            a = pending;
-            b = i;
+            ctx_two(c, msgs.ptr[a], (size_t)msgs.len[a], wa, msgs.ptr[b], (size_t)msgs.len[b], wb);
         }
         pending = -1;
-        for (int t = 0; t < 2; t++) {
-            Py_ssize_t j = t ? b : a;
-            const uint8_t *d = t ? db : da;
-            if (j < 0 || !below(d, limits.ptr[j], (size_t)limits.len[j]))
-                continue;
-            if (nkept == cap) {
-                size_t ncap = cap ? 2 * cap : 1024;
-                scored *grown = realloc(kept, ncap * sizeof *kept);
-                if (grown == NULL) {
-                    nomem = 1;
-                    break;
-                }
-                kept = grown;
-                cap = ncap;
-            }
-            kept[nkept].i = (uint32_t)j;
-            memcpy(kept[nkept].d, d, 32);
-            nkept++;
+        limit_init(&la, limits.ptr[a], (size_t)limits.len[a]);
+        if (below(wa, &la) && !push_scored(&kept, &nkept, &cap, wa, (size_t)a))
+            nomem = 1;
+        if (b >= 0) {
+            limit_init(&lb, limits.ptr[b], (size_t)limits.len[b]);
+            if (below(wb, &lb) && !push_scored(&kept, &nkept, &cap, wb, (size_t)b))
+                nomem = 1;
         }
     }
     Py_END_ALLOW_THREADS
@@ -664,7 +808,9 @@ static PyObject *py_scores_below(PyObject *self, PyObject *args)
         PyErr_NoMemory();
     } else if ((result = PyList_New((Py_ssize_t)nkept)) != NULL) {
         for (size_t j = 0; j < nkept; j++) {
-            PyObject *item = Py_BuildValue("(Iy#)", (unsigned int)kept[j].i, (const char *)kept[j].d, (Py_ssize_t)32);
+            uint8_t d[32];
+            store_words_be(d, kept[j].w);
+            PyObject *item = Py_BuildValue("(Iy#)", (unsigned int)kept[j].i, (const char *)d, (Py_ssize_t)32);
             if (item == NULL) {
                 Py_CLEAR(result);
                 break;
@@ -672,8 +818,9 @@ static PyObject *py_scores_below(PyObject *self, PyObject *args)
             PyList_SET_ITEM(result, (Py_ssize_t)j, item);
         }
     }
-    free(kept);
 done:
+    free(kept);
+    PyMem_Free(c);
     textvec_free(&limits);
     textvec_free(&msgs);
     PyBuffer_Release(&key);
@@ -692,15 +839,6 @@ PyDoc_STRVAR(rank_inspectors_doc,
 "byte excludes that certificate for prefix e (it is not hashed). Ties fall to the index, so\n"
 "pass the certificates sorted when ties must fall to the certificate. Runs without the GIL.");
 
-static int cmp_scored(const void *x, const void *y)
-{
-    const scored *a = x, *b = y;
-    int c = memcmp(a->d, b->d, 32);
-    if (c)
-        return c;
-    return (a->i > b->i) - (a->i < b->i);
-}
-
 static PyObject *py_rank_inspectors(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"key", "prefixes", "certs", "limit", "masks", NULL};
@@ -712,16 +850,19 @@ static PyObject *py_rank_inspectors(PyObject *self, PyObject *args, PyObject *kw
     textvec prefixes, certs, masks;
     memset(&masks, 0, sizeof masks);
     PyObject *result = NULL;
-    const uint8_t *limit = NULL;
-    size_t limitlen = 0;
+    limit_t limit;
+    limit_init(&limit, NULL, 0);
+    hmac_ctx *c = NULL;
+    size_t *offsets = NULL;
+    scored *work = NULL;
+    uint32_t *out = NULL;
     if (limit_obj != Py_None) {
         if (!PyBytes_Check(limit_obj)) {
             PyErr_SetString(PyExc_TypeError, "limit must be bytes or None");
             PyBuffer_Release(&key);
             return NULL;
         }
-        limit = (const uint8_t *)PyBytes_AS_STRING(limit_obj);
-        limitlen = (size_t)PyBytes_GET_SIZE(limit_obj);
+        limit_init(&limit, (const uint8_t *)PyBytes_AS_STRING(limit_obj), (size_t)PyBytes_GET_SIZE(limit_obj));
     }
     if (textvec_init(&prefixes, prefixes_obj, "prefixes", 0, 0) < 0) {
         PyBuffer_Release(&key);
@@ -752,60 +893,50 @@ static PyObject *py_rank_inspectors(PyObject *self, PyObject *args, PyObject *kw
         goto done;
     }
     /* All kept indices, entity after entity; entity e's are out[offsets[e] .. offsets[e + 1]). */
-    size_t *offsets = malloc(sizeof(size_t) * ((size_t)prefixes.n + 1));
-    scored *work = malloc(sizeof(scored) * (size_t)(certs.n ? certs.n : 1));
-    uint32_t *out = NULL;
+    c = PyMem_Malloc(sizeof *c);
+    offsets = PyMem_Malloc(sizeof(size_t) * ((size_t)prefixes.n + 1));
+    work = PyMem_Malloc(sizeof(scored) * (size_t)(certs.n ? certs.n : 1));
+    if (c == NULL || offsets == NULL || work == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     size_t nout = 0, cap = 0;
-    int nomem = offsets == NULL || work == NULL;
+    int nomem = 0;
     const backend_t *be = g_backend;
     Py_BEGIN_ALLOW_THREADS
-    hmac_key k;
-    hmac_key_init(&k, key.buf, (size_t)key.len, be->one);
+    ctx_init(c, be, key.buf, (size_t)key.len);
     for (Py_ssize_t e = 0; e < prefixes.n && !nomem; e++) {
-        prefix_state p;
-        prefix_init(&p, &k, prefixes.ptr[e], (size_t)prefixes.len[e], be->one);
+        ctx_prefix(c, prefixes.ptr[e], (size_t)prefixes.len[e]);
         const uint8_t *mask = masks.tuple ? masks.ptr[e] : NULL;
         size_t nk = 0;
         Py_ssize_t pending = -1;
-        for (Py_ssize_t i = 0; i <= certs.n; i++) {
-            Py_ssize_t a = -1, b = -1;
-            if (i == certs.n) {
-                if (pending < 0)
-                    break;
-                a = pending;
-                hmac_one(&k, &p, certs.ptr[a], (size_t)certs.len[a], work[nk].d, be);
-                work[nk].i = (uint32_t)a;
-                nk += limit == NULL || below(work[nk].d, limit, limitlen);
-                break;
-            }
+        /* At most certs.n entries are ever written to work, so it has room for both of a pair. */
+        for (Py_ssize_t i = 0; i < certs.n; i++) {
             if (mask != NULL && mask[i])
                 continue;
             if (pending < 0) {
                 pending = i;
                 continue;
             }
-            a = pending;
-            b = i;
+            scored *x = &work[nk], *y = &work[nk + 1];
+            ctx_two(c, certs.ptr[pending], (size_t)certs.len[pending], x->w, certs.ptr[i], (size_t)certs.len[i],
+                    y->w);
+            x->i = (uint32_t)pending;
+            y->i = (uint32_t)i;
             pending = -1;
-            /* work has room: at most certs.n entries are ever written, two per pair. */
-            hmac_two(&k, &p, certs.ptr[a], (size_t)certs.len[a], work[nk].d, certs.ptr[b], (size_t)certs.len[b],
-                     work[nk + 1].d, be);
-            work[nk].i = (uint32_t)a;
-            work[nk + 1].i = (uint32_t)b;
-            if (limit == NULL) {
-                nk += 2;
-            } else {
-                int keep_a = below(work[nk].d, limit, limitlen);
-                int keep_b = below(work[nk + 1].d, limit, limitlen);
-                if (keep_a) {
-                    nk++;
-                    if (keep_b)
-                        nk++;
-                } else if (keep_b) {
-                    work[nk] = work[nk + 1];
-                    nk++;
-                }
+            int keep_x = below(x->w, &limit), keep_y = below(y->w, &limit);
+            if (keep_x) {
+                nk += 1 + keep_y;
+            } else if (keep_y) {
+                *x = *y;
+                nk++;
             }
+        }
+        if (pending >= 0) {
+            scored *x = &work[nk];
+            ctx_one(c, certs.ptr[pending], (size_t)certs.len[pending], x->w);
+            x->i = (uint32_t)pending;
+            nk += below(x->w, &limit);
         }
         qsort(work, nk, sizeof *work, cmp_scored);
         if (nout + nk > cap) {
@@ -830,7 +961,7 @@ static PyObject *py_rank_inspectors(PyObject *self, PyObject *args, PyObject *kw
     if (nomem) {
         PyErr_NoMemory();
     } else if ((result = PyList_New(prefixes.n)) != NULL) {
-        for (Py_ssize_t e = 0; e < prefixes.n; e++) {
+        for (Py_ssize_t e = 0; e < prefixes.n && result != NULL; e++) {
             size_t lo = offsets[e], hi = offsets[e + 1];
             PyObject *row = PyList_New((Py_ssize_t)(hi - lo));
             if (row == NULL) {
@@ -846,14 +977,13 @@ static PyObject *py_rank_inspectors(PyObject *self, PyObject *args, PyObject *kw
                 }
                 PyList_SET_ITEM(row, (Py_ssize_t)(j - lo), v);
             }
-            if (result == NULL)
-                break;
         }
     }
-    free(out);
-    free(work);
-    free(offsets);
 done:
+    free(out);
+    PyMem_Free(work);
+    PyMem_Free(offsets);
+    PyMem_Free(c);
     textvec_free(&masks);
     textvec_free(&certs);
     textvec_free(&prefixes);
