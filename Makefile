@@ -40,7 +40,7 @@ help:
 	@echo "make i18n-extract  collect messages into $(POT)"
 	@echo "make i18n-update   merge $(POT) into the catalogues (creates zh_CN if none exists)"
 	@echo "make i18n-compile  compile the catalogues (.po -> .mo)"
-	@echo "make clean         remove $(VENV), node_modules and compiled catalogues"
+	@echo "make clean         remove $(VENV), node_modules, native/build and compiled catalogues"
 
 ## --- set-up -----------------------------------------------------------------
 

@@ -9,8 +9,14 @@ VENV="${VENV:-.venv}"
 PY="$VENV/bin/python"
 log="$(mktemp "${TMPDIR:-/tmp}/suiji-native-build.XXXXXX")"
 
-if "$PY" -m pip install --disable-pip-version-check -q --force-reinstall --no-deps ./native >"$log" 2>&1 \
-    && backend="$("$PY" -c 'import suiji_native; print(suiji_native.backend())' 2>>"$log")"; then
+# Always compile from scratch, and leave nothing behind: setuptools reuses native/build when its
+# files look newer than the sources, which after a checkout says nothing.
+clean() { rm -rf native/build native/src/*.egg-info; }
+clean
+"$PY" -m pip install --disable-pip-version-check -q --force-reinstall --no-deps ./native >"$log" 2>&1
+built=$?
+clean
+if [ $built -eq 0 ] && backend="$("$PY" -c 'import suiji_native; print(suiji_native.backend())' 2>>"$log")"; then
     rm -f "$log"
     echo "setup: built native/ (suiji_native, SHA-256 backend: $backend)"
     exit 0
