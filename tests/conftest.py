@@ -67,12 +67,25 @@ def build_app(database_url: str, **overrides: Any) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    application = build_app(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
-    with application.app_context():
-        from flask_migrate import upgrade
+def migrated(database_url: str) -> str:
+    """The test database with the schema built once by the Alembic migrations.
 
+    Every app a test builds on ``database_url`` (the session app, the engine tests' own)
+    depends on this, so the schema exists exactly once whatever order tests run in.
+    """
+    from flask_migrate import upgrade
+
+    application = build_app(database_url)
+    with application.app_context():
         upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def app(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    application = build_app(migrated, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
     yield application
     with application.app_context():
         db.session.remove()

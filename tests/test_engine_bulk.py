@@ -67,12 +67,10 @@ def _stamp(instance: ProcessInstance, params: dict[str, Any], data: dict[str, An
 
 
 @pytest.fixture(scope="module")
-def bulk_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def bulk_app(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     extra = tmp_path_factory.mktemp("bulk_bpmn")
     (extra / "bulk_service_first.bpmn").write_text(SERVICE_FIRST)
-    application = build_app(database_url, BPMN_EXTRA_DIRS=[str(TEST_BPMN), str(BENCH_BPMN), str(extra)])
-    with application.app_context():
-        db.create_all()
+    application = build_app(migrated, BPMN_EXTRA_DIRS=[str(TEST_BPMN), str(BENCH_BPMN), str(extra)])
     yield application
     with application.app_context():
         db.session.remove()

@@ -89,10 +89,8 @@ def _risky(instance: ProcessInstance, params: dict[str, Any], data: dict[str, An
 
 
 @pytest.fixture(scope="module")
-def engine_app(database_url: str) -> Iterator[Flask]:
-    application = build_app(database_url, BPMN_EXTRA_DIRS=[str(TEST_BPMN)])
-    with application.app_context():
-        db.create_all()
+def engine_app(migrated: str) -> Iterator[Flask]:
+    application = build_app(migrated, BPMN_EXTRA_DIRS=[str(TEST_BPMN)])
     yield application
     with application.app_context():
         db.session.remove()
@@ -359,13 +357,13 @@ def test_spec_is_stored_once_and_instances_are_lean(people: dict[str, User]) -> 
     assert len(state) < len(full) - len(specs[0].serialized) // 2
 
 
-def test_instance_stays_on_the_spec_it_started_with(people: dict[str, User], tmp_path: Path, database_url: str) -> None:
+def test_instance_stays_on_the_spec_it_started_with(people: dict[str, User], tmp_path: Path, migrated: str) -> None:
     d, r = people["drafter"], people["reviewer"]
     diagram = tmp_path / "engine_pinned.bpmn"
     shutil.copy(TEST_BPMN / "engine_approval.bpmn", diagram)
     source = diagram.read_text().replace('"engine_approval"', '"engine_pinned"')
     diagram.write_text(source)
-    old_app = build_app(database_url, BPMN_DIR=str(tmp_path))
+    old_app = build_app(migrated, BPMN_DIR=str(tmp_path))
     with old_app.app_context():
         old = engine.start_process(
             "engine_pinned", subject_type="plan", subject_id=1, subject_title="old",
@@ -379,7 +377,7 @@ def test_instance_stays_on_the_spec_it_started_with(people: dict[str, User], tmp
     diagram.write_text(source.replace('targetRef="legal_review"', 'targetRef="leader_approval"').replace(
         '<bpmn:incoming>f_legal_ok</bpmn:incoming>', '<bpmn:incoming>f_legal_ok</bpmn:incoming><bpmn:incoming>f_drafted</bpmn:incoming>'
     ))
-    new_app = build_app(database_url, BPMN_DIR=str(tmp_path))
+    new_app = build_app(migrated, BPMN_DIR=str(tmp_path))
     with new_app.app_context():
         new = engine.start_process(
             "engine_pinned", subject_type="plan", subject_id=2, subject_title="new",

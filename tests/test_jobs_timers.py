@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from app.extensions import db
@@ -63,17 +63,6 @@ DURATION_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
 # --- fixtures -----------------------------------------------------------------------------------
 
 
-def ensure_schema(application: Flask) -> None:
-    """Migrations on a fresh database; else (another module's create_all ran first) create_all."""
-    with application.app_context():
-        if inspect(db.engine).has_table("process_instance"):
-            db.create_all()
-        else:
-            from flask_migrate import upgrade
-
-            upgrade()
-
-
 @pytest.fixture(scope="module")
 def bpmn_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     extra = tmp_path_factory.mktemp("jobs_bpmn")
@@ -82,9 +71,8 @@ def bpmn_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def jobs_app(database_url: str, bpmn_dirs: list[str]) -> Iterator[Flask]:
-    application = build_app(database_url, BPMN_EXTRA_DIRS=bpmn_dirs)
-    ensure_schema(application)
+def jobs_app(migrated: str, bpmn_dirs: list[str]) -> Iterator[Flask]:
+    application = build_app(migrated, BPMN_EXTRA_DIRS=bpmn_dirs)
     bind_app(application)  # jobs run in this app (immediate mode: TestConfig.JOBS_IMMEDIATE)
     yield application
     with application.app_context():

@@ -10,7 +10,7 @@ from app.auth.roles import Role
 from app.cases.models import OPEN_CASE_STATUSES, CaseMember, CaseStatus, InspectionCase, MemberState
 from app.directory.models import Entity, Inspector, InspectorConflict
 from app.draws import algorithm
-from app.draws.models import Draw
+from app.draws.models import Draw, DrawSelection
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from workflows import engine
@@ -49,9 +49,12 @@ def start_cases_for_draw(draw: Draw) -> int:
         raise ValidationFailed(
             {"inspectors": [f"inspectors without an active login cannot receive cases: {', '.join(missing[:10])}"]}
         )
+    # A join, not IN with one parameter per selected entity (30,000 in a large draw).
     names = dict(
         db.session.execute(
-            select(Entity.id, Entity.name).where(Entity.id.in_([s.entity_id for s in selections]))
+            select(Entity.id, Entity.name)
+            .join(DrawSelection, DrawSelection.entity_id == Entity.id)
+            .where(DrawSelection.draw_id == draw.id)
         ).tuples().all()
     )
     case_rows = [
