@@ -234,3 +234,35 @@ def test_large_draw_runs_in_background_with_progress(app, bureau, login_as):
     with app.app_context():
         assert db.session.scalar(select(Draw.status)) == "drawn"
     assert login_as("insp0").post(f"/draws/{task_draw_id}/run").status_code == 403
+
+
+def test_failed_sign_off_starts_no_case_and_publishes_nothing_more(app, bureau, login_as, api_token, client):
+    _published_plan(app, bureau, login_as)
+    draw_id = _prepare(app, bureau, login_as)
+    _sit(app, login_as)
+    with app.app_context():
+        from app.auth.models import User
+
+        draw = db.session.get(Draw, draw_id)
+        member = draw.selections[0].team[0]
+        # The drawn inspector's login is switched off before the sign-off: starting the cases fails.
+        user = db.session.scalar(select(User).join(Inspector, Inspector.id == User.inspector_id)
+                                 .where(Inspector.certificate_no == member))
+        user.is_active_account = False
+        db.session.commit()
+    before = app.test_client().get(f"/public/draws/{draw_id}.json").json
+    r = login_as("leader").post(f"/tasks/{_ready(app, 'sign_off')}/complete", data={"decision": "approve"})
+    assert r.status_code == 422 and member in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(InspectionCase.id))) == 0
+        assert db.session.scalar(select(func.count(CaseMember.id))) == 0
+        assert db.session.get(Draw, draw_id).status == "drawn"  # not signed off
+    assert app.test_client().get(f"/public/draws/{draw_id}.json").json == before
+    # The reviewers' dossier explains, per selected entity, every inspector's eligibility.
+    first = before["record"]["selected"][0]
+    dossier = client.get(f"/api/v1/draws/{draw_id}/dossier?uscc={first}", headers=api_token("compliance")).json
+    decisions = dossier["eligibility"][first]
+    assert len(decisions) == len(dossier["inspectors"])
+    assert {d["reason"] for d in decisions} <= {"eligible", "conflict", "same_station", "case_cap"}
+    chosen = [d["certificate_no"] for d in decisions if d["eligible"]][:2]
+    assert chosen == dossier["teams"][first]

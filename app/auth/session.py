@@ -1,7 +1,7 @@
 """Flask-Login wiring: session users for pages, bearer tokens (only) for the API."""
 from __future__ import annotations
 
-from flask import Flask, abort, g, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 
 from app.auth.models import User

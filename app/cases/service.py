@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from app.auth.models import User
 from app.auth.roles import Role
-from app.cases.models import OPEN_CASE_STATUSES, CaseMember, CaseStatus, InspectionCase, MemberState
+from app.cases.models import CaseMember, CaseStatus, InspectionCase, MemberState
 from app.directory.models import Entity, Inspector, InspectorConflict
 from app.draws import algorithm
 from app.draws.models import Draw, DrawSelection
@@ -133,21 +133,6 @@ def _validate_recusal(form: dict[str, Any], task: HumanTask, user: User) -> dict
 
 def _draw_seed(draw: Draw) -> bytes:
     return algorithm.derive_seed(bytes.fromhex(draw.server_seed), draw.witness_entropy or "")
-
-
-def _open_loads(inspector_ids: list[int]) -> dict[int, int]:
-    return dict(
-        db.session.execute(
-            select(CaseMember.inspector_id, func.count(CaseMember.id))
-            .join(InspectionCase, InspectionCase.id == CaseMember.case_id)
-            .where(
-                CaseMember.inspector_id.in_(inspector_ids),
-                CaseMember.state != MemberState.RECUSED,
-                InspectionCase.status.in_(OPEN_CASE_STATUSES),
-            )
-            .group_by(CaseMember.inspector_id)
-        ).tuples().all()
-    )
 
 
 @service_task("cases.apply_recusals")

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.auth.roles import STAFF_ROLES, Role
+from app.auth.roles import STAFF_ROLES, Role  # noqa: F401  (STAFF_ROLES: re-exported to the directory views)
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.i18n import lazy_text as _l

@@ -31,7 +31,7 @@ def public_draw(draw: Draw) -> dict[str, Any]:
     if draw.status == DrawStatus.VOIDED:
         body["redraw_reason"] = draw.redraw_reason
     if draw.revealed:
-        record = dossiers.public_record(load_dossier(draw))
+        record = dossiers.public_record(load_dossier(draw, with_pool=False))
         names = dict(
             db.session.execute(select(Entity.uscc, Entity.name).where(Entity.uscc.in_(record["selected"]))).tuples().all()
         )

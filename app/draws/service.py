@@ -75,12 +75,21 @@ def public_rounds() -> list[Draw]:
     return list(db.session.scalars(select(Draw).order_by(Draw.id.desc())))
 
 
-def load_dossier(draw: Draw) -> dict[str, Any]:
-    """The full dossier of a drawn round (staff and the witness only)."""
+def load_dossier(draw: Draw, *, with_pool: bool = True) -> dict[str, Any]:
+    """The dossier of a drawn round; the full one (``with_pool``) is for staff and the witness.
+
+    The pool is stored once, as the frozen pool, not again inside every round's dossier:
+    it is put back here, in the dossier's place and format.
+    """
     row = db.session.get(DrawDossier, draw.id)
     if row is None:
         raise Conflict("this round has not been drawn yet")
-    return json.loads(gzip.decompress(row.dossier_gz))
+    stored = json.loads(gzip.decompress(row.dossier_gz))
+    if not with_pool:
+        return stored
+    frozen = db.session.get(FrozenPool, draw.task_draw_id)
+    pool = [{"uscc": r[0], "credit_class": r[1], "station": r[2]} for r in pools.thaw(frozen.rows_gz)]  # type: ignore[union-attr]
+    return {key: (pool if key == "pool" else value) for key, value in stored.items()}
 
 
 def pool_preview(task: SpotCheckTask) -> pools.PoolResult:
@@ -273,12 +282,14 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
             for rank, uscc in enumerate(selected, start=1)
         ],
     )
+    # The pool goes in as empty: load_dossier puts the frozen pool back (stored once, and a
+    # million entries would otherwise be rebuilt and compressed again for every round).
     record = dossiers.build_dossier(
         draw_id=str(draw.id),
         task_code=draw.task_code,
         server_seed=server_seed,
         witness_entropy=witness_entropy,
-        pool=pool_entities,
+        pool=(),
         quota_rule=rule_q,
         strata=strata,
         selected=selected,
@@ -286,6 +297,7 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
         inspectors=inspectors.candidates,
         teams=teams,
     )
+    record["pool_digest"] = frozen.digest  # type: ignore[union-attr]  (of the same rows, sorted by USCC)
     db.session.add(DrawDossier(draw_id=draw.id, dossier_gz=gzip.compress(json.dumps(record, ensure_ascii=False).encode(), 5)))
     draw.witness_entropy, draw.witness_id, draw.drawn_by_id = witness_entropy, witness_id, drawn_by_id
     draw.strata = [{"name": s.name, "size": s.size, "quota": s.quota} for s in strata]
