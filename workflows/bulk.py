@@ -164,6 +164,7 @@ class _Starter:
         self.templates: dict[int, _TaskTemplate] = {}
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self._toast_set = False
+        self._replanned = False
 
     # --- engine ---------------------------------------------------------------------------
 
@@ -270,6 +271,14 @@ class _Starter:
             with cursor.copy(f"COPY process_instance (id, {', '.join(_INSTANCE_COLS)}) FROM STDIN") as copy:
                 for iid, row in zip(instance_ids, chunk.instances):
                     copy.write_row((iid, *row))
+            if not self._replanned:
+                # PostgreSQL caches each connection's foreign-key check plans. Planned while
+                # process_instance held a handful of rows, the check of every task and event
+                # row scans the table, and a 30,000-case start turns quadratic (each chunk
+                # slower than the last, bench/draw.py). ANALYZE invalidates those plans once
+                # the first chunk is in, so they are planned again for a table this size.
+                cursor.execute("ANALYZE process_instance")
+                self._replanned = True
             candidates: list[tuple[int, int]] = []
             if task_ids:
                 with cursor.copy(f"COPY human_task (id, {', '.join(_TASK_COLS)}) FROM STDIN") as copy:
