@@ -250,7 +250,8 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
     report("loading the frozen pool", 5)
     frozen = db.session.get(FrozenPool, task_draw.id)
     rows = pools.thaw(frozen.rows_gz)  # type: ignore[union-attr]
-    entity_ids = {row[0]: row[3] for row in rows}
+    # One pass over the (possibly million-row) pool: uscc -> (credit class, entity id).
+    row_of = {row[0]: (row[1], row[3]) for row in rows}
     pool_entities = [algorithm.PoolEntity(uscc=r[0], credit_class=r[1], station=r[2]) for r in rows]
     inspectors = snapshot(task)
     rule_q, rule_t = quota_rule(task), team_rule(task)
@@ -265,7 +266,6 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
         raise ValidationFailed({"inspectors": [str(exc)]}) from exc
     report("saving the result and the dossier", 85)
     scores = {uscc: algorithm.entity_score(seed, draw.task_code, uscc) for uscc in selected}
-    strata_of = {e.uscc: e.credit_class for e in pool_entities}
     ratio_kind = rule_q.kind == "ratio"
     db.session.execute(
         insert(DrawSelection),
@@ -273,9 +273,9 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
             {
                 "draw_id": draw.id,
                 "rank": rank,
-                "entity_id": entity_ids[uscc],
+                "entity_id": row_of[uscc][1],
                 "uscc": uscc,
-                "stratum": strata_of[uscc] if ratio_kind else "ALL",
+                "stratum": row_of[uscc][0] if ratio_kind else "ALL",
                 "score": scores[uscc],
                 "team": teams[uscc],
             }
