@@ -1,10 +1,12 @@
 """The declarative base and column types shared by every domain package."""
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, Table, insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -59,3 +61,30 @@ def utcnow() -> datetime:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def insert_rows(session: Any, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many plain rows in the session's transaction: COPY on PostgreSQL.
+
+    For the tens of thousands of rows a large draw writes at once: psycopg's pipelined
+    executemany took 2.2 s for 30,000 selections, COPY about a tenth of that. Lists and
+    dicts go in as JSON text; every row must have the keys of the first. Bypasses the
+    ORM's unit of work, so pending ORM rows are flushed first.
+    """
+    if not rows:
+        return
+    session.flush()
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    columns = list(rows[0])
+
+    def value(v: Any) -> Any:
+        return json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([value(row[c]) for c in columns])

@@ -161,6 +161,8 @@ def main() -> None:
     parser.add_argument("--ratio", default="3%")
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the sign-off step to FILE")
+    parser.add_argument("--stop-after-draw", action="store_true", help="skip the sign-off, the verifier and the bare engine")
+    parser.add_argument("--profile-draw", metavar="FILE", help="write a cProfile of the sitting's draw step to FILE")
     args = parser.parse_args()
 
     url = recreate_database(args.admin_url)
@@ -203,10 +205,25 @@ def main() -> None:
         report["freeze_pool_s"] = round(complete("prepare_draw", "coordinator",
                                                  {"scheduled_at": sitting, "witness_id": ids["witness"]}), 2)
         complete("enter_entropy", "witness", {"witness_entropy": "基准见证 2026"})
+        if args.profile_draw:
+            import cProfile
+
+            draw_profiler = cProfile.Profile()
+            draw_profiler.enable()
         report["draw_s"] = round(complete("run_draw", "coordinator", {}), 2)
+        if args.profile_draw:
+            draw_profiler.disable()
+            draw_profiler.dump_stats(args.profile_draw)
         draw = db.session.scalar(select(Draw))
         report["algorithm_ms"] = draw.duration_ms
         report["selected"] = draw.selected_count
+        if args.stop_after_draw:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+            db.session.rollback()
+            db.engine.dispose()
+            with psycopg.connect(args.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            return
         if args.profile:
             import cProfile
 

@@ -583,3 +583,33 @@ def test_replacement_keeps_required_qualification() -> None:
     expected = next(c for c in ranked if c not in team)
     assert algorithm.replacement(seed, TASK, entity, people, rule, used=set(team), team=[holder], loads={}) == expected
     assert leaver != expected
+
+
+def test_a_pool_table_draws_exactly_as_the_same_pool_of_entities() -> None:
+    pool = make_pool(3000, stations=4)
+    table = algorithm.PoolTable([e.uscc for e in pool], [e.credit_class for e in pool], [e.station for e in pool])
+    assert list(table) == pool and len(table) == len(pool)
+    people = [person(f"C{i:04d}", f"S{i % 4}", ("food",) if i % 3 == 0 else ()) for i in range(60)]
+    rule_q = QuotaRule("ratio", ratios={"A": "0.01", "B": "0.03", "C": "0.1", "D": "0.3", "U": "0.03"})
+    rule_t = TeamRule(team_size=2, required_qualifications=("food",), cross_station=True, case_cap=20)
+    from_entities = algorithm.run_draw(SERVER_SEED, "witness", TASK, pool, rule_q, people, rule_t)
+    from_table = algorithm.run_draw(SERVER_SEED, "witness", TASK, table, rule_q, people, rule_t)  # type: ignore[arg-type]
+    assert from_table == from_entities
+    with pytest.raises(DrawError, match="differ in length"):
+        algorithm.PoolTable(["a"], [], [])
+
+
+def test_frozen_pool_thaws_to_the_same_rows() -> None:
+    from app.draws import pool as pools
+
+    rows = [(uscc(i), "ABCDU"[i % 5], ["", "S1", "晋城站"][i % 3], 10 * i) for i in range(500)]
+    thawed = pools.thaw(pools.freeze(rows))
+    t = thawed.table
+    assert list(zip(t.usccs, t.classes, t.stations, thawed.entity_ids)) == rows
+    assert thawed.row_of(uscc(123)) == 123
+    with pytest.raises(KeyError):
+        thawed.row_of(uscc(999))
+    empty = pools.thaw(pools.freeze([]))
+    assert len(empty.table) == 0 and empty.entity_ids == []
+    with pytest.raises(ValueError, match="line break"):
+        pools.freeze([("9114\n0500", "A", "", 1)])

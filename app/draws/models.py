@@ -58,7 +58,7 @@ class FrozenPool(db.Model):
     __tablename__ = "frozen_pool"
 
     task_draw_id: Mapped[int] = mapped_column(ForeignKey("task_draw.id"), primary_key=True)
-    rows_gz: Mapped[bytes] = mapped_column(LargeBinary)  # [[uscc, class, station, entity_id], ...] sorted by uscc
+    rows_gz: Mapped[bytes] = mapped_column(LargeBinary)  # columns sorted by uscc: see app.draws.pool.freeze
     digest: Mapped[str] = mapped_column(String(64))
 
 

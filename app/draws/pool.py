@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,6 +28,7 @@ from app.extensions import db
 from app.plans.models import SpotCheckTask, task_check_items
 
 UNCLASSIFIED = "U"
+FROZEN_FORMAT = "suiji-frozen-pool-columns-1"
 
 
 @dataclass
@@ -110,10 +114,69 @@ def candidate_pool(task: SpotCheckTask, as_of: datetime, *, count_exclusions: bo
     return PoolResult(rows, dict(sorted(counts.items())), excluded)
 
 
+@dataclass(frozen=True)
+class ThawedPool:
+    """A frozen pool read back: the algorithm's columns plus each entity's directory id."""
+
+    table: algorithm.PoolTable
+    entity_ids: list[int]
+
+    def row_of(self, uscc: str) -> int:
+        """The row of a USCC, by bisection: the rows are sorted by USCC."""
+        usccs = self.table.usccs
+        i = bisect_left(usccs, uscc)
+        if i == len(usccs) or usccs[i] != uscc:
+            raise KeyError(uscc)
+        return i
+
+
 def freeze(rows: list[tuple[str, str, str, int]]) -> bytes:
-    """The pool as stored: compact JSON, gzip-compressed."""
-    return gzip.compress(json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode(), compresslevel=5)
+    """The pool as stored: columns, gzip-compressed.
+
+    A JSON header line (format, row count, the USCC block's length, the distinct
+    stations), then the USCCs joined by line breaks, the classes as one letter each,
+    each row's station as a 4-byte index into the header's list and each entity id as
+    8 bytes, little-endian. Columns rather than rows because a million rows must thaw
+    in a fraction of a second when the draw starts: a JSON list of a million lists
+    took seconds; this takes about 0.3 s.
+    """
+    usccs = "\n".join(row[0] for row in rows).encode()
+    classes = "".join(row[1] for row in rows).encode()
+    if len(classes) != len(rows) or usccs.count(b"\n") != max(len(rows) - 1, 0):
+        raise ValueError("a pool USCC holds a line break, or a credit class is not one letter")
+    station_names = sorted({row[2] for row in rows})
+    station_index = {name: i for i, name in enumerate(station_names)}
+    stations = array("I", [station_index[row[2]] for row in rows])
+    ids = array("q", [row[3] for row in rows])
+    if sys.byteorder == "big":
+        stations.byteswap()
+        ids.byteswap()
+    header = {"format": FROZEN_FORMAT, "rows": len(rows), "uscc_bytes": len(usccs), "stations": station_names}
+    payload = b"".join([json.dumps(header, ensure_ascii=False).encode(), b"\n", usccs, classes,
+                        stations.tobytes(), ids.tobytes()])
+    return gzip.compress(payload, compresslevel=5)
 
 
-def thaw(blob: bytes) -> list[tuple[str, str, str, int]]:
-    return [tuple(row) for row in json.loads(gzip.decompress(blob))]  # type: ignore[misc]
+def thaw(blob: bytes) -> ThawedPool:
+    """The stored pool as columns (see ``freeze``)."""
+    payload = gzip.decompress(blob)
+    end = payload.index(b"\n")
+    header = json.loads(payload[:end])
+    if header.get("format") != FROZEN_FORMAT:
+        raise ValueError(f"unknown frozen pool format {header.get('format')!r}")
+    n, at = header["rows"], end + 1
+    if n == 0:
+        return ThawedPool(algorithm.PoolTable([], [], []), [])
+    usccs = payload[at : at + header["uscc_bytes"]].decode().split("\n")
+    at += header["uscc_bytes"]
+    classes = list(payload[at : at + n].decode())
+    at += n
+    stations, ids = array("I"), array("q")
+    stations.frombytes(payload[at : at + 4 * n])
+    ids.frombytes(payload[at + 4 * n : at + 12 * n])
+    if sys.byteorder == "big":
+        stations.byteswap()
+        ids.byteswap()
+    names = header["stations"]
+    return ThawedPool(algorithm.PoolTable(usccs, classes, [names[i] for i in stations]), ids.tolist())
+

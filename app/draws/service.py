@@ -15,11 +15,11 @@ from datetime import datetime, time as clock_time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app.auth.models import User
 from app.auth.roles import Role
-from app.db import utcnow
+from app.db import insert_rows, utcnow
 from app.draws import algorithm, dossier as dossiers, pool as pools
 from app.draws.inspectors import snapshot
 from app.draws.models import Draw, DrawDossier, DrawSelection, DrawStatus, FrozenPool, TaskDraw, TaskDrawStatus
@@ -88,7 +88,8 @@ def load_dossier(draw: Draw, *, with_pool: bool = True) -> dict[str, Any]:
     if not with_pool:
         return stored
     frozen = db.session.get(FrozenPool, draw.task_draw_id)
-    pool = [{"uscc": r[0], "credit_class": r[1], "station": r[2]} for r in pools.thaw(frozen.rows_gz)]  # type: ignore[union-attr]
+    table = pools.thaw(frozen.rows_gz).table  # type: ignore[union-attr]
+    pool = [{"uscc": u, "credit_class": c, "station": s} for u, c, s in zip(table.usccs, table.classes, table.stations)]
     return {key: (pool if key == "pool" else value) for key, value in stored.items()}
 
 
@@ -249,33 +250,35 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
     task = task_draw.spot_check_task
     report("loading the frozen pool", 5)
     frozen = db.session.get(FrozenPool, task_draw.id)
-    rows = pools.thaw(frozen.rows_gz)  # type: ignore[union-attr]
-    # One pass over the (possibly million-row) pool: uscc -> (credit class, entity id).
-    row_of = {row[0]: (row[1], row[3]) for row in rows}
-    pool_entities = [algorithm.PoolEntity(uscc=r[0], credit_class=r[1], station=r[2]) for r in rows]
+    pool = pools.thaw(frozen.rows_gz)  # type: ignore[union-attr]
     inspectors = snapshot(task)
     rule_q, rule_t = quota_rule(task), team_rule(task)
     server_seed = bytes.fromhex(draw.server_seed)
     seed = algorithm.derive_seed(server_seed, witness_entropy)
     try:
         report("scoring and selecting entities", 15)
-        strata, selected = algorithm.select_entities(seed, draw.task_code, pool_entities, rule_q)
+        strata, selected = algorithm.select_entities(seed, draw.task_code, pool.table, rule_q)
+        # Only the selected entities as objects, found by bisection in the sorted pool.
+        rows = {uscc: pool.row_of(uscc) for uscc in selected}
+        table = pool.table
+        chosen = {u: algorithm.PoolEntity(u, table.classes[i], table.stations[i]) for u, i in rows.items()}
         report("matching inspectors", 35)
-        teams = algorithm.assign_teams(seed, draw.task_code, selected, pool_entities, inspectors.candidates, rule_t)
+        teams = algorithm.assign_teams(seed, draw.task_code, selected, chosen, inspectors.candidates, rule_t)
     except algorithm.InsufficientInspectors as exc:
         raise ValidationFailed({"inspectors": [str(exc)]}) from exc
     report("saving the result and the dossier", 85)
     scores = {uscc: algorithm.entity_score(seed, draw.task_code, uscc) for uscc in selected}
     ratio_kind = rule_q.kind == "ratio"
-    db.session.execute(
-        insert(DrawSelection),
+    insert_rows(
+        db.session,
+        DrawSelection.__table__,  # type: ignore[arg-type]
         [
             {
                 "draw_id": draw.id,
                 "rank": rank,
-                "entity_id": row_of[uscc][1],
+                "entity_id": pool.entity_ids[rows[uscc]],
                 "uscc": uscc,
-                "stratum": row_of[uscc][0] if ratio_kind else "ALL",
+                "stratum": table.classes[rows[uscc]] if ratio_kind else "ALL",
                 "score": scores[uscc],
                 "team": teams[uscc],
             }
