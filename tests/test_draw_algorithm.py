@@ -613,3 +613,9 @@ def test_frozen_pool_thaws_to_the_same_rows() -> None:
     assert len(empty.table) == 0 and empty.entity_ids == []
     with pytest.raises(ValueError, match="line break"):
         pools.freeze([("9114\n0500", "A", "", 1)])
+
+
+def test_entity_scores_in_bulk_equal_one_by_one() -> None:
+    seed = algorithm.derive_seed(SERVER_SEED, "w")
+    usccs = [uscc(i) for i in range(50)]
+    assert algorithm.entity_scores(seed, TASK, usccs) == [spec_hmac(seed, f"entity:{TASK}:{u}") for u in usccs]

@@ -267,7 +267,7 @@ def execute_round(draw: Draw, witness_entropy: str, *, witness_id: int | None, d
     except algorithm.InsufficientInspectors as exc:
         raise ValidationFailed({"inspectors": [str(exc)]}) from exc
     report("saving the result and the dossier", 85)
-    scores = {uscc: algorithm.entity_score(seed, draw.task_code, uscc) for uscc in selected}
+    scores = dict(zip(selected, algorithm.entity_scores(seed, draw.task_code, selected)))
     ratio_kind = rule_q.kind == "ratio"
     insert_rows(
         db.session,
