@@ -51,16 +51,24 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     from workflows import engine
 
     engine.init_app(app)
+
+    from app.workdays import init_app as init_workdays
+
+    init_workdays(app)
     return app
 
 
 def _import_models() -> None:
     """Import every model module so that metadata (and Alembic) sees all tables."""
+    import app.audit.models  # noqa: F401
     import app.auth.models  # noqa: F401
     import app.cases.models  # noqa: F401
     import app.draws.models  # noqa: F401
+    import app.files.models  # noqa: F401
     import app.directory.models  # noqa: F401
+    import app.notifications.models  # noqa: F401
     import app.plans.models  # noqa: F401
+    import app.workdays.models  # noqa: F401
     import workflows.models  # noqa: F401
 
 
@@ -83,11 +91,19 @@ def _register_blueprints(app: Flask) -> None:
     from app.queue.views import bp as queue_bp
 
     from app.cases.views import bp as cases_bp
+    from app.notifications.views import bp as notifications_bp
+    from app.audit.views import bp as audit_bp
+    from app.workdays.views import bp as calendar_bp
 
-    for bp in (assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp, draws_bp, cases_bp,
-               users_admin_bp):
+    for bp in (notifications_bp, assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp, draws_bp, cases_bp,
+               users_admin_bp, audit_bp, calendar_bp):
         app.register_blueprint(bp)
     app.register_blueprint(jobs_bp)  # also points the job queue at this app's storage
+    from app.documents.views import bp as documents_bp
+    from app.files.views import bp as files_bp
+
+    app.register_blueprint(documents_bp)
+    app.register_blueprint(files_bp)
     for blp in (auth_api, directory_api, plans_api, queue_api, draws_api, users_api):
         ext.csrf.exempt(blp)  # bearer tokens only, never cookies: see app.auth.api_auth
         ext.api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
@@ -98,8 +114,12 @@ def _register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.jobs.cli import jobs_cli
     from app.draws.cli import draws_cli
+    from app.audit.cli import audit_cli
+    from app.workdays.cli import workdays_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(draws_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(workdays_cli)

@@ -59,8 +59,14 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
-    # Imports: bounded so a huge upload cannot exhaust memory.
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
+    # Stored files (app.files): outside the web root, by content; an attachment may be at most
+    # UPLOAD_MAX_BYTES, checked by the upload service with a clear message.
+    FILE_STORAGE_DIR = os.environ.get("FILE_STORAGE_DIR", str(INSTANCE_DIR / "files"))
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+    # Request bodies: Werkzeug cuts off anything larger (413) before it is read. It must stay
+    # above UPLOAD_MAX_BYTES plus the multipart overhead, or an allowed attachment would get
+    # the bare 413 instead of the upload check's message; imports use it as their file limit.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", max(20 * 1024 * 1024, UPLOAD_MAX_BYTES + 1024 * 1024)))
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 200_000))
     # Argon2 parameters; tests lower them for speed.
     ARGON2_TIME_COST = 3
@@ -86,6 +92,15 @@ class Config:
     # most once in the period, and at most this many times a year in all.
     DRAW_REPEAT_PERIOD_MONTHS = int(os.environ.get("DRAW_REPEAT_PERIOD_MONTHS", 12))
     DRAW_ENTITY_YEARLY_CAP = int(os.environ.get("DRAW_ENTITY_YEARLY_CAP", 2))
+    # Inspection cases (DOMAIN.md): results within 7 working days of the inspection, a reminder
+    # 2 working days before; publication within 20 working days of the result (企业信息公示暂行条例
+    # Art. 6); an unreachable address listed as abnormal within 10 working days; the section chief
+    # warned this many working days before a task's inspection window closes.
+    RESULT_ENTRY_WORKING_DAYS = int(os.environ.get("RESULT_ENTRY_WORKING_DAYS", 7))
+    RESULT_REMINDER_WORKING_DAYS = int(os.environ.get("RESULT_REMINDER_WORKING_DAYS", 2))
+    PUBLICATION_WORKING_DAYS = int(os.environ.get("PUBLICATION_WORKING_DAYS", 20))
+    ABNORMAL_LISTING_WORKING_DAYS = int(os.environ.get("ABNORMAL_LISTING_WORKING_DAYS", 10))
+    WINDOW_WARNING_WORKING_DAYS = int(os.environ.get("WINDOW_WARNING_WORKING_DAYS", 3))
     # Pools at least this large are drawn by a background worker, with a progress bar.
     DRAW_BACKGROUND_THRESHOLD = int(os.environ.get("DRAW_BACKGROUND_THRESHOLD", 50_000))
 

@@ -127,6 +127,39 @@ def job(**task_options: Any) -> Callable[[Callable[..., Any]], Any]:
     return decorator
 
 
+_PENDING = "suiji_jobs_after_commit"
+
+
+def enqueue_after_commit(task: Any, *args: Any) -> None:
+    """Enqueue ``task(*args)`` once the current database transaction commits; never if it rolls back.
+
+    A job enqueued inside a transaction could run before the rows it reads are committed
+    (or, inline in tests, wait for the write lock its own caller holds on SQLite).
+    """
+    from app.extensions import db
+
+    session = db.session()
+    session.info.setdefault(_PENDING, []).append((task, args))
+
+
+def _connect_session_events() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    @event.listens_for(Session, "after_commit")
+    def _run_pending(session: Session) -> None:
+        pending = session.info.pop(_PENDING, [])
+        for task, args in pending:
+            task(*args)
+
+    @event.listens_for(Session, "after_rollback")
+    def _drop_pending(session: Session) -> None:
+        session.info.pop(_PENDING, None)
+
+
+_connect_session_events()
+
+
 def _close_storage() -> None:
     close = getattr(huey.storage, "close", None)
     if close is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.directory.models import CheckItem
 from app.plans import service as plans
 from app.plans.models import Plan, SpotCheckTask
 from app.plans.rules import ratio_percent
@@ -50,3 +51,10 @@ def published_plans(year: int | None = None) -> list[Plan]:
 
 def published_plan(plan_id: int) -> Plan:
     return plans.get_published_plan(plan_id)
+
+
+def public_check_item(item: CheckItem) -> dict[str, Any]:
+    """A check item as the public list shows it (the whole list is public: 清单之外无监管)."""
+    return {"code": item.code, "category": item.category, "name": item.name, "object_type": item.object_type,
+            "kind": item.kind, "method": item.method, "department": item.department.name,
+            "legal_basis": item.legal_basis}
