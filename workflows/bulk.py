@@ -36,7 +36,7 @@ from app.extensions import db
 from workflows import clock
 from workflows.models import HumanTask, HumanTaskCandidate, HumanTaskState, InstanceStatus, ProcessEvent, ProcessInstance
 from workflows.projection import StepRecorder, element_label
-from workflows.properties import TaskProperties, compute_due_at
+from workflows.properties import TaskProperties
 from workflows.scripting import SafeScriptEngine, WorkflowScriptError
 from workflows.serializer import serialize_instance
 
@@ -135,7 +135,7 @@ class _TaskTemplate:
     lane: str
     form_key: str
     props: TaskProperties
-    due_at: datetime | None
+    due_at: datetime | None  # when it does not depend on task data (no dueAtFrom)
 
 
 @dataclass
@@ -224,7 +224,7 @@ class _Starter:
                 lane=spec.lane or "",
                 form_key=props.form_key,
                 props=props,
-                due_at=compute_due_at(self.now, props.due_in_days),
+                due_at=None if props.due_at_from else props.due_at(self.now),
             )
         return found
 
@@ -235,9 +235,10 @@ class _Starter:
         assignee = props.assignee(data) if props.assignee_from else None
         candidates = props.candidates(data) if props.candidates_from else []
         excluded = props.excluded(data) if props.exclude_users_from else []
+        due_at = props.due_at(self.now, data) if props.due_at_from else t.due_at
         return (
             str(task.id), t.bpmn_id, t.title, t.lane, t.lane, t.form_key, _READY, assignee,
-            assignee is not None, excluded, bool(candidates), t.due_at, item.subject_type, item.subject_id,
+            assignee is not None, excluded, bool(candidates), due_at, item.subject_type, item.subject_id,
             title, self.now, candidates,
         )
 

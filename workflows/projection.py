@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflows import clock
 from workflows.models import HumanTask, HumanTaskCandidate, HumanTaskState, ProcessEvent, ProcessInstance
-from workflows.properties import TaskProperties, compute_due_at
+from workflows.properties import TaskProperties
 
 # SpiffWorkflow names a service task's result variable like this when the diagram does not.
 _DEFAULT_RESULT_PREFIX = "spiff__"
@@ -200,7 +200,7 @@ def _new_row(instance: ProcessInstance, task: Task, now: datetime) -> tuple[Huma
         assigned_by_process=assignee is not None,
         excluded_user_ids=props.excluded(task.data),
         has_candidates=bool(candidates),
-        due_at=compute_due_at(now, props.due_in_days),
+        due_at=props.due_at(now, task.data),
         subject_type=instance.subject_type,
         subject_id=instance.subject_id,
         subject_title=instance.subject_title,

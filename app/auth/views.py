@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.audit import service as audit
 from app.auth.forms import ChangePasswordForm, LanguageForm, LoginForm
 from app.auth.service import authenticate
 from app.extensions import db, limiter
@@ -29,10 +30,16 @@ def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
+        # Both outcomes go to the audit log: the username tried and where from, never the password.
+        details = {"username": form.username.data.strip(), "ip": request.remote_addr}
         if user is not None:
             session.clear()
             login_user(user)
+            audit.record("auth.login", actor=user, subject_type="user", subject_id=user.id, details=details)
+            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
+        audit.record("auth.login_failed", actor=None, details=details)
+        db.session.commit()
         flash(_("Wrong username or password."), "danger")
     return render_template("auth/login.html", form=form)
 

@@ -53,6 +53,7 @@ def load(if_empty: bool, entity_count: int) -> None:
     from app.demo.load import load_directories, load_inspector_logins, load_users
     from app.directory.models import Department
     from app.extensions import db
+    from app.workdays.service import seed_from_package
 
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         from app.demo.load import DEMO_PASSWORD, DEMO_USERS
@@ -68,6 +69,7 @@ def load(if_empty: bool, entity_count: int) -> None:
         counts = load_directories(db.session, entities=entity_count)
         logins = load_users(db.session)
         inspector_logins = load_inspector_logins(db.session)
+        seed_from_package()  # the working-day calendar, 2004-2026
         db.session.commit()
     except Exception:
         db.session.rollback()
