@@ -21,6 +21,7 @@ from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.notifications.service import N_, notify
 from app.workdays import service as workdays
+from workflows import clock
 from workflows.models import HumanTask, ProcessInstance
 from workflows.registry import service_task, task_form
 
@@ -85,7 +86,7 @@ def _validate_inspection(form: dict[str, Any], task: HumanTask, user: User) -> d
     inspected_on: date | None = None
     try:
         inspected_on = date.fromisoformat(str(form.get("inspection_date") or "").strip())
-        if inspected_on > utcnow().astimezone(workdays.SHANGHAI).date():
+        if inspected_on > clock.now().astimezone(workdays.SHANGHAI).date():
             errors["inspection_date"] = [str(_l("The inspection date cannot be in the future."))]
         elif inspected_on < case.spot_check_task.window_start:
             errors["inspection_date"] = [str(_l("The inspection date is before the task's inspection window."))]
@@ -200,7 +201,7 @@ def _mark_late(instance: ProcessInstance, params: dict[str, Any], data: dict[str
 def _results_entered(instance: ProcessInstance, params: dict[str, Any], data: dict[str, Any]) -> None:
     """Results are in: on time unless the deadline passed first; the case goes to review."""
     case = _case_of(data)
-    now = utcnow()
+    now = clock.now()  # the clock the timers read: on time means before the deadline timer's instant
     case.results_entered_at = now
     due = datetime.fromisoformat(data["results_due_at"])
     case.results_on_time = case.marked_late_at is None and now <= due
