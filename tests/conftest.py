@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ def build_app(database_url: str, **overrides: Any) -> Flask:
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
+        # Never the instance directory: tests that store files get a scratch directory.
+        "FILE_STORAGE_DIR": str(Path(tempfile.gettempdir()) / f"suiji-test-files-{os.getpid()}"),
     }
     settings.update(overrides)
     return create_app(TestConfig, **settings)
@@ -85,7 +88,7 @@ def migrated(database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def app(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    application = build_app(migrated, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
+    application = build_app(migrated, FILE_STORAGE_DIR=str(tmp_path_factory.mktemp("files")))
     yield application
     with application.app_context():
         db.session.remove()
