@@ -185,3 +185,49 @@ def test_correction_keeps_the_old_version_for_reviewers(app, bureau, login_as, m
     assert "录入错误，应为已改正" in page
     versions_table = page.split('data-testid="published-versions"')[1].split("</table>")[0]
     assert versions_table.count("<tr") == 3  # header, version 2, version 1
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_case_attachments_refuse_bad_files_and_store_nothing(app, bureau, login_as, monkeypatch):
+    from app.files.models import StoredFile
+
+    case_id, lead = confirmed_case(app, bureau, login_as)
+    client = login_as(lead)
+    monkeypatch.setitem(app.config, "UPLOAD_MAX_BYTES", 2048)
+    refused = {
+        "big.png": PNG + b"\x00" * 4096,  # over the limit
+        "notes.jpg": b"just some text pretending to be a photo",  # wrong type for its content
+        "../../etc/photo.png": PNG,  # a path, not a file name
+    }
+    for name, data in refused.items():
+        r = client.post(f"/cases/{case_id}/attachments", data={"file": (io.BytesIO(data), name)},
+                        content_type="multipart/form-data", follow_redirects=True)
+        assert r.status_code == 200
+        assert 'alert-danger' in r.get_data(as_text=True), name
+    with app.app_context():
+        assert db.session.scalar(select(StoredFile.id).where(StoredFile.kind == "attachment")) is None
+        # Only rendered documents (the notice) are on disk: none of the refused bytes.
+        stored_hashes = {f.sha256 for f in db.session.scalars(select(StoredFile))}
+    import hashlib
+    import os
+    on_disk = {name for _, _, names in os.walk(app.config["FILE_STORAGE_DIR"]) for name in names}
+    for data in refused.values():
+        digest = hashlib.sha256(data).hexdigest()
+        assert digest not in stored_hashes and not any(digest in name for name in on_disk)
+
+    r = client.post(f"/cases/{case_id}/attachments", data={"file": (io.BytesIO(PNG), "现场照片.png")},
+                    content_type="multipart/form-data", follow_redirects=True)
+    assert "现场照片.png" in r.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.scalar(select(StoredFile).where(StoredFile.kind == "attachment"))
+        file_id = stored.id
+    assert client.get(f"/files/{file_id}").data == PNG
+    assert app.test_client().get(f"/files/{file_id}").status_code in (302, 401)  # not public
+    with app.app_context():
+        outsider = db.session.scalar(select(User.username).where(
+            User.inspector_id.is_not(None),
+            User.inspector_id.not_in([m.inspector_id for m in db.session.get(InspectionCase, case_id).members])))
+    assert login_as(outsider).get(f"/files/{file_id}").status_code == 403

@@ -128,9 +128,10 @@ def case_document(case: InspectionCase, kind: str) -> StoredFile:
     if kind == "record_form" and case.recorded_at is None:
         raise ValueError("the record form exists once the inspection is recorded")
     # The notice is fixed once issued; the record form follows the record and the results
-    # (entered, revised), so it is rendered again when the case changed after it was made.
+    # (entered, revised), so it is rendered again when they changed after it was made.
     existing = _stored(CASE_OWNER, case.id, kind)
-    if existing is not None and (kind == "inspection_notice" or existing.created_at >= case.updated_at):
+    changed = case.record_changed_at
+    if existing is not None and (kind == "inspection_notice" or changed is None or existing.created_at >= changed):
         return existing
     context = notice_context(case) if kind == "inspection_notice" else record_form_context(case)
     data = render_pdf(kind, context)

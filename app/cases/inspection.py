@@ -41,11 +41,11 @@ def _lead(case: InspectionCase, user: User) -> None:
 
 
 def calendar_note(*deadlines: workdays.Deadline) -> str:
-    """What the case says when a deadline fell in a year with no official calendar."""
-    years = sorted({y for d in deadlines for y in d.years_without_calendar})
-    if not years:
-        return ""
-    return f"no official working-day calendar for {', '.join(map(str, years))}: weekends only were skipped"
+    """The years without an official calendar that a deadline counted through ("" when none).
+
+    The case page says so in the reader's language: only weekends were skipped there.
+    """
+    return ", ".join(str(y) for y in sorted({y for d in deadlines for y in d.years_without_calendar}))
 
 
 @service_task("cases.prepare_inspection")
@@ -117,6 +117,7 @@ def _validate_inspection(form: dict[str, Any], task: HumanTask, user: User) -> d
         row.method, row.checked = method, checked and outcome == InspectionOutcome.INSPECTED
         row.findings, row.disposal = (findings, disposal) if row.checked else ("", "")
     case.inspection_date, case.outcome, case.onsite_record, case.recorded_at = inspected_on, outcome, record, utcnow()
+    case.record_changed_at = case.recorded_at
     return {"inspection_outcome": outcome, "inspection_date": inspected_on.isoformat() if inspected_on else None}
 
 
@@ -169,6 +170,7 @@ def _validate_results(form: dict[str, Any], task: HumanTask, user: User) -> dict
     for row in case.item_results:
         row.follow_up = follow_ups.get(row.id, "none")
     case.result_categories, case.result_summary = categories, _text(form, "summary", 4000)
+    case.record_changed_at = utcnow()
     if task.bpmn_id == "revise_results":
         case.status = CaseStatus.REVIEW  # back to the section chief
     case.needs_referral = any(v in REFERRAL_FOLLOW_UPS for v in follow_ups.values())

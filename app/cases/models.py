@@ -60,9 +60,10 @@ class InspectionCase(TimestampMixin, db.Model):
     outcome: Mapped[str | None] = mapped_column(String(16))
     onsite_record: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime | None]
+    record_changed_at: Mapped[datetime | None]  # the record form's content last changed (record, results)
     # Result entry: due 7 working days after the inspection date.
     results_due_on: Mapped[date | None]
-    calendar_note: Mapped[str] = mapped_column(Text, default="")  # e.g. a year without an official calendar
+    calendar_note: Mapped[str] = mapped_column(Text, default="")  # years counted without an official calendar
     result_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     result_summary: Mapped[str] = mapped_column(Text, default="")
     results_entered_at: Mapped[datetime | None]

@@ -102,6 +102,7 @@ def correct_publication(case_id: int, user: User, *, categories: list[str], summ
         raise ValidationFailed(errors)
     old = case.current_publication
     case.result_categories, case.result_summary = categories, summary.strip()[:4000]
+    case.record_changed_at = utcnow()
     version = _add_version(case, published_by_id=user.id, reason=reason.strip()[:4000])
     record("case.result_corrected", actor=user, subject_type="inspection_case", subject_id=case.id,
            details={"from_version": old.version, "to_version": version.version, "reason": version.correction_reason,

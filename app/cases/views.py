@@ -94,7 +94,7 @@ def upload(case_id: int):  # type: ignore[no-untyped-def]
         files.store_upload(documents.CASE_OWNER, case.id, upload, user=current_user)
     except ValidationFailed as err:
         db.session.rollback()
-        flash("; ".join(err.errors.get("file", [])), "danger")
+        flash("; ".join(str(m) for m in err.errors.get("file", [])), "danger")
         return redirect(url_for("cases.detail", case_id=case.id))
     db.session.commit()
     flash(_("The file is attached to the case."), "success")
@@ -111,7 +111,7 @@ def correct(case_id: int):  # type: ignore[no-untyped-def]
         abort(403)
     except (ValidationFailed, Conflict) as err:
         db.session.rollback()
-        message = "; ".join(m for ms in err.errors.values() for m in ms) if isinstance(err, ValidationFailed) else str(err)
+        message = "; ".join(str(m) for ms in err.errors.values() for m in ms) if isinstance(err, ValidationFailed) else str(err)
         flash(message, "danger")
         return redirect(url_for("cases.detail", case_id=case_id))
     db.session.commit()

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 81d517a1788a
+Revision ID: 0b59639b8786
 Revises: 
-Create Date: 2026-11-23 18:10:55.636849
+Create Date: 2026-11-23 18:15:55.276230
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = '81d517a1788a'
+revision = '0b59639b8786'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -518,6 +518,7 @@ def upgrade():
     sa.Column('outcome', sa.String(length=16), nullable=True),
     sa.Column('onsite_record', sa.Text(), nullable=False),
     sa.Column('recorded_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('record_changed_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('results_due_on', sa.Date(), nullable=True),
     sa.Column('calendar_note', sa.Text(), nullable=False),
     sa.Column('result_categories', sa.JSON(), nullable=False),
