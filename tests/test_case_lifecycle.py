@@ -231,3 +231,28 @@ def test_case_attachments_refuse_bad_files_and_store_nothing(app, bureau, login_
             User.inspector_id.is_not(None),
             User.inspector_id.not_in([m.inspector_id for m in db.session.get(InspectionCase, case_id).members])))
     assert login_as(outsider).get(f"/files/{file_id}").status_code == 403
+
+
+def test_unreachable_address_needs_category_6_and_starts_the_abnormal_listing(app, bureau, login_as, make_user):
+    make_user("chief", "section_chief")
+    case_id, lead = confirmed_case(app, bureau, login_as)
+    client = login_as(lead)
+    r = client.post(f"/tasks/{_task_for(app, case_id, 'record_inspection')}/complete", data={
+        "inspection_date": date.today().isoformat(), "outcome": "unreachable",
+        "onsite_record": "按登记住所前往，该址已无经营，电话无法接通。"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    results = _task_for(app, case_id, "enter_results")
+    assert client.post(f"/tasks/{results}/complete", data={"categories": ["1"]}).status_code == 422
+    assert client.post(f"/tasks/{results}/complete", data={"categories": ["6"]}).status_code == 302
+    login_as("chief").post(f"/tasks/{_task_for(app, case_id, 'review_results')}/complete", data={"decision": "approve"})
+    with app.app_context():
+        case = db.session.get(InspectionCase, case_id)
+        assert case.status == "published" and case.abnormal_listing_due_on is not None
+        listing = db.session.get(HumanTask, _task_for(app, case_id, "abnormal_listing"))
+        assert listing.role == "section_chief" and listing.due_at is not None
+    chief = login_as("chief")
+    assert chief.post(f"/tasks/{listing.id}/complete", data={"reference": ""}).status_code == 422
+    assert chief.post(f"/tasks/{listing.id}/complete", data={"reference": "晋市监异〔2026〕15号"}).status_code == 302
+    with app.app_context():
+        case = db.session.get(InspectionCase, case_id)
+        assert case.abnormal_listing_ref == "晋市监异〔2026〕15号" and case.abnormal_listed_at is not None
