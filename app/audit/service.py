@@ -25,14 +25,12 @@ from sqlalchemy import func, select, text
 from app.audit.models import GENESIS_HASH, AuditEntry
 from app.auth.models import User
 from app.db import utcnow
-from app.directory.service import Page
+from app.directory.service import DEFAULT_PER_PAGE, Page, paginate
 from app.extensions import db
 
 # pg_advisory_xact_lock key of the audit chain ("sjaudit" as an integer): any constant works
 # as long as every writer uses the same one and nothing else does.
 ADVISORY_LOCK_KEY = int.from_bytes(b"sjaudit", "big")
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -181,14 +179,7 @@ def list_entries(
         conditions.append(AuditEntry.subject_type == subject_type)
     if subject_id is not None and subject_id != "":
         conditions.append(AuditEntry.subject_id == str(subject_id))
-    page = max(1, int(page or 1))
-    per_page = min(MAX_PER_PAGE, max(1, int(per_page or DEFAULT_PER_PAGE)))
-    total = db.session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
-    items = list(db.session.scalars(
-        select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ))
-    return Page(items=items, total=total, page=page, per_page=per_page)
+    return paginate(AuditEntry, conditions, (AuditEntry.id.desc(),), page, per_page)
 
 
 def actions() -> list[str]:

@@ -48,6 +48,12 @@ def calendar_note(*deadlines: workdays.Deadline) -> str:
     return ", ".join(str(y) for y in sorted({y for d in deadlines for y in d.years_without_calendar}))
 
 
+def _member_users(case: InspectionCase) -> list[int]:
+    """User ids of the active members with a login, the lead first."""
+    users = _users_by_inspector({m.inspector_id for m in case.active_members})
+    return [users[m.inspector_id] for m in case.active_members if m.inspector_id in users]
+
+
 @service_task("cases.prepare_inspection")
 def _prepare_inspection(instance: ProcessInstance, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Team confirmed: one item row per check item of the task, the notice issued, the window timer set."""
@@ -60,8 +66,7 @@ def _prepare_inspection(instance: ProcessInstance, params: dict[str, Any], data:
             case.item_results.append(CaseItemResult(check_item_id=item.id, position=position,
                                                     method=default_method(item.method)))
     case.status, case.notice_issued_at = CaseStatus.INSPECTING, utcnow()
-    users = _users_by_inspector({m.inspector_id for m in case.active_members})
-    member_users = [users[m.inspector_id] for m in case.active_members if m.inspector_id in users]
+    member_users = _member_users(case)
     warning_day = workdays.working_days_before(task.window_end, current_app.config["WINDOW_WARNING_WORKING_DAYS"])
     db.session.flush()
     render_in_background(case.id, "inspection_notice")
@@ -175,11 +180,6 @@ def _validate_results(form: dict[str, Any], task: HumanTask, user: User) -> dict
         case.status = CaseStatus.REVIEW  # back to the section chief
     case.needs_referral = any(v in REFERRAL_FOLLOW_UPS for v in follow_ups.values())
     return {"result_categories": categories, "needs_referral": case.needs_referral}
-
-
-def _member_users(case: InspectionCase) -> list[int]:
-    users = _users_by_inspector({m.inspector_id for m in case.active_members})
-    return [users[m.inspector_id] for m in case.active_members if m.inspector_id in users]
 
 
 @service_task("cases.remind_results")

@@ -12,16 +12,17 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_
 
 from app.auth.models import User
 from app.auth.roles import Role
+from app.cases.access import is_member
 from app.cases.documents import public_content, render_in_background
 from app.cases.models import CaseStatus, InspectionCase, InspectionOutcome, PublishedResult
 from app.cases.service import get_case
 from app.cases.vocab import RESULT_CATEGORY_LABELS
 from app.db import utcnow
-from app.directory.service import Page
+from app.directory.service import Page, paginate
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.workdays import service as workdays
@@ -37,7 +38,7 @@ def _local_day(value: Any) -> date:
 def _validate_review(form: dict[str, Any], task: HumanTask, user: User) -> dict[str, Any]:
     """The section chief approves the results or returns them to the inspectors with reasons."""
     case = get_case(task.subject_id)
-    if any(m.inspector_id == user.inspector_id for m in case.members if user.inspector_id is not None):
+    if is_member(case, user):
         raise Forbidden("a member of the team cannot review its own results")
     decision = str(form.get("decision") or "")
     comments = str(form.get("comments") or "").strip()[:4000]
@@ -126,17 +127,13 @@ def _validate_listing(form: dict[str, Any], task: HumanTask, user: User) -> dict
 
 def public_results(q: str | None, page: int = 1, per_page: int = 20) -> Page[PublishedResult]:
     """Current published results, newest first, searched by entity name or USCC."""
-    query = select(PublishedResult).where(PublishedResult.superseded_at.is_(None))
+    conditions = [PublishedResult.superseded_at.is_(None)]
     if q and q.strip():
         term = q.strip()
-        query = query.where(or_(PublishedResult.uscc == term.upper(),
-                                PublishedResult.entity_name.contains(term, autoescape=True)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(PublishedResult.published_at.desc(), PublishedResult.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    )
-    return Page(list(rows), total, page, per_page)
+        conditions.append(or_(PublishedResult.uscc == term.upper(),
+                              PublishedResult.entity_name.contains(term, autoescape=True)))
+    return paginate(PublishedResult, conditions, (PublishedResult.published_at.desc(), PublishedResult.id.desc()),
+                    page, per_page)
 
 
 def public_result(version_id: int) -> PublishedResult:

@@ -91,7 +91,7 @@ class Page(Generic[T]):
 # --------------------------------------------------------------------------- helpers
 
 
-def _paginate(
+def paginate(
     model: type[M],
     conditions: Sequence[ColumnElement[bool]],
     order_by: Sequence[Any],
@@ -530,7 +530,7 @@ def search_departments(
         conditions.append(Department.level == level)
     if active is not None:
         conditions.append(Department.active.is_(active))
-    return _paginate(Department, conditions, (Department.code,), page, per_page, (selectinload(Department.parent),))
+    return paginate(Department, conditions, (Department.code,), page, per_page, (selectinload(Department.parent),))
 
 
 def list_departments(*, active_only: bool = True) -> list[Department]:
@@ -648,7 +648,7 @@ def search_check_items(
         conditions.append(CheckItem.category == category)
     if active is not None:
         conditions.append(CheckItem.active.is_(active))
-    return _paginate(CheckItem, conditions, (CheckItem.code,), page, per_page, (selectinload(CheckItem.department),))
+    return paginate(CheckItem, conditions, (CheckItem.code,), page, per_page, (selectinload(CheckItem.department),))
 
 
 def get_check_item(item_id: int) -> CheckItem:
@@ -824,7 +824,7 @@ def search_entities(
     )
     # Ordered by primary key: with a million rows, any other order would make the database
     # sort every match before it can return the first page.
-    return _paginate(Entity, conditions, (Entity.id,), page, per_page)
+    return paginate(Entity, conditions, (Entity.id,), page, per_page)
 
 
 def get_entity(entity_id: int) -> Entity:
@@ -953,7 +953,7 @@ def search_inspectors(
         conditions.append(qualification_condition(qualification))
     if active is not None:
         conditions.append(Inspector.active.is_(active))
-    return _paginate(
+    return paginate(
         Inspector, conditions, (Inspector.name, Inspector.id), page, per_page, (selectinload(Inspector.department),)
     )
 

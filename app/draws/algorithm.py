@@ -335,12 +335,26 @@ def entity_score(seed: bytes, task_code: str, uscc: str) -> str:
     return hmac.new(seed, f"entity:{task_code}:{uscc}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _entity_digests(seed: bytes, task_code: str, usccs: Sequence[str]) -> list[bytes]:
+    """Raw entity-score digests of many entities (in C when the extension is built)."""
+    if _native is not None:
+        digests = _native.hmac_scores(seed, f"entity:{task_code}:".encode("utf-8"), list(usccs))
+        return [digests[32 * k : 32 * k + 32] for k in range(len(usccs))]
+    inner, outer = _hmac_states(seed)
+    inner.update(f"entity:{task_code}:".encode("utf-8"))
+    result = []
+    for uscc in usccs:
+        h = inner.copy()
+        h.update(uscc.encode("utf-8"))
+        o = outer.copy()
+        o.update(h.digest())
+        result.append(o.digest())
+    return result
+
+
 def entity_scores(seed: bytes, task_code: str, usccs: Sequence[str]) -> list[str]:
-    """``entity_score`` of many entities at once (in C when the extension is built)."""
-    if _native is None:
-        return [entity_score(seed, task_code, uscc) for uscc in usccs]
-    digests = _native.hmac_scores(seed, f"entity:{task_code}:".encode("utf-8"), list(usccs))
-    return [digests[32 * k : 32 * k + 32].hex() for k in range(len(usccs))]
+    """``entity_score`` of many entities at once."""
+    return [digest.hex() for digest in _entity_digests(seed, task_code, usccs)]
 
 
 def inspector_score(seed: bytes, task_code: str, uscc: str, certificate_no: str) -> str:
@@ -739,20 +753,8 @@ def _entity_map(
 
 def _ordered_selection(seed: bytes, task_code: str, selected: Iterable[str]) -> list[str]:
     """Selected USCCs in ascending entity score, ties by USCC (the matching order)."""
-    if _native is not None:
-        usccs = list(selected)
-        digests = _native.hmac_scores(seed, f"entity:{task_code}:".encode("utf-8"), usccs)
-        return [uscc for _, uscc in sorted((digests[32 * k : 32 * k + 32], u) for k, u in enumerate(usccs))]
-    inner, outer = _hmac_states(seed)
-    inner.update(f"entity:{task_code}:".encode("utf-8"))
-    keyed = []
-    for uscc in selected:
-        h = inner.copy()
-        h.update(uscc.encode("utf-8"))
-        o = outer.copy()
-        o.update(h.digest())
-        keyed.append((o.digest(), uscc))
-    return [uscc for _, uscc in sorted(keyed)]
+    usccs = list(selected)
+    return [uscc for _, uscc in sorted(zip(_entity_digests(seed, task_code, usccs), usccs))]
 
 
 def assign_teams(
