@@ -1,0 +1,6 @@
+"""Imports every compliance view module so that their routes are on the blueprint."""
+from __future__ import annotations
+
+from app.compliance.blueprint import bp
+
+__all__ = ["bp"]
