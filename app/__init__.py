@@ -68,6 +68,7 @@ def _import_models() -> None:
     import app.directory.models  # noqa: F401
     import app.notifications.models  # noqa: F401
     import app.plans.models  # noqa: F401
+    import app.referrals.models  # noqa: F401
     import app.workdays.models  # noqa: F401
     import workflows.models  # noqa: F401
 

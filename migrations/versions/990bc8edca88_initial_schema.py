@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 0b59639b8786
+Revision ID: 990bc8edca88
 Revises: 
-Create Date: 2026-11-23 18:15:55.276230
+Create Date: 2026-11-23 18:39:43.383315
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0b59639b8786'
+revision = '990bc8edca88'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -606,11 +606,79 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_published_result_entity_name'), ['entity_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_published_result_uscc'), ['uscc'], unique=False)
 
+    op.create_table('referral',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('process_instance_id', sa.Integer(), nullable=True),
+    sa.Column('opened_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('triaged_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('triaged_by_id', sa.Integer(), nullable=True),
+    sa.Column('triage_note', sa.Text(), nullable=False),
+    sa.Column('closed_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('handling_published_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['inspection_case.id'], name=op.f('fk_referral_case_id_inspection_case')),
+    sa.ForeignKeyConstraint(['process_instance_id'], ['process_instance.id'], name=op.f('fk_referral_process_instance_id_process_instance')),
+    sa.ForeignKeyConstraint(['triaged_by_id'], ['user_account.id'], name=op.f('fk_referral_triaged_by_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_referral')),
+    sa.UniqueConstraint('case_id', name=op.f('uq_referral_case_id'))
+    )
+    with op.batch_alter_table('referral', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_referral_status'), ['status'], unique=False)
+
+    op.create_table('referral_branch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('referral_id', sa.Integer(), nullable=False),
+    sa.Column('disposition', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('opened_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=True),
+    sa.Column('due_label', sa.String(length=64), nullable=False),
+    sa.Column('extended_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('extension_approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('receiving_authority', sa.String(length=256), nullable=False),
+    sa.Column('document_file_id', sa.Integer(), nullable=True),
+    sa.Column('acknowledged_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('requirement', sa.Text(), nullable=False),
+    sa.Column('follow_up_finding', sa.Text(), nullable=False),
+    sa.Column('escalated_to_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.String(length=32), nullable=False),
+    sa.Column('outcome_note', sa.Text(), nullable=False),
+    sa.Column('decision_number', sa.String(length=128), nullable=False),
+    sa.Column('decided_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('penalty_publication_due_on', sa.Date(), nullable=True),
+    sa.Column('penalty_published_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user_account.id'], name=op.f('fk_referral_branch_decided_by_id_user_account')),
+    sa.ForeignKeyConstraint(['document_file_id'], ['stored_file.id'], name=op.f('fk_referral_branch_document_file_id_stored_file')),
+    sa.ForeignKeyConstraint(['escalated_to_id'], ['referral_branch.id'], name=op.f('fk_referral_branch_escalated_to_id_referral_branch')),
+    sa.ForeignKeyConstraint(['extension_approved_by_id'], ['user_account.id'], name=op.f('fk_referral_branch_extension_approved_by_id_user_account')),
+    sa.ForeignKeyConstraint(['referral_id'], ['referral.id'], name=op.f('fk_referral_branch_referral_id_referral')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_referral_branch'))
+    )
+    with op.batch_alter_table('referral_branch', schema=None) as batch_op:
+        batch_op.create_index('ix_referral_branch_open_due', ['status', 'due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referral_branch_referral_id'), ['referral_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('referral_branch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_referral_branch_referral_id'))
+        batch_op.drop_index('ix_referral_branch_open_due')
+
+    op.drop_table('referral_branch')
+    with op.batch_alter_table('referral', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_referral_status'))
+
+    op.drop_table('referral')
     with op.batch_alter_table('published_result', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_published_result_uscc'))
         batch_op.drop_index(batch_op.f('ix_published_result_entity_name'))
