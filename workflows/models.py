@@ -21,6 +21,10 @@ class ProcessSpec(db.Model):
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     serialized: Mapped[str] = mapped_column(Text)
     source_file: Mapped[str] = mapped_column(String(256))
+    # The BPMN XML of the file this version was parsed from, kept so that a trace draws the
+    # diagram an instance actually ran even after the file changed. None on rows stored before
+    # the column existed; the content hash does not cover it (a layout-only edit keeps the row).
+    bpmn_xml: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

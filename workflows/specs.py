@@ -51,6 +51,8 @@ class LoadedSpec:
     serialized: str
     content_hash: str
     source_file: str
+    # The file's XML as parsed: stored on the spec row so that traces draw this version.
+    bpmn_xml: str = ""
 
 
 class SpecLibrary:
@@ -95,7 +97,8 @@ class SpecLibrary:
                 checked.file = Path(checked.file).name if checked.file else checked.file
             serialized = serialize_spec(spec, subprocess_specs)
             specs[process_id] = LoadedSpec(
-                process_id, spec, subprocess_specs, serialized, spec_hash(serialized), str(source)
+                process_id, spec, subprocess_specs, serialized, spec_hash(serialized), str(source),
+                _read_xml(source),
             )
         return cls(specs)
 
@@ -172,6 +175,7 @@ class SpecLibrary:
             content_hash=loaded.content_hash,
             serialized=loaded.serialized,
             source_file=Path(loaded.source_file).name,
+            bpmn_xml=loaded.bpmn_xml or None,
         )
         try:
             with session.begin_nested():  # another worker may insert the same version now
@@ -195,6 +199,14 @@ class SpecLibrary:
         with self._lock:
             self._versions[content_hash] = found
         return found
+
+
+def _read_xml(source: str) -> str:
+    """The diagram file's text, or "" when the parser did not say which file it was."""
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return ""
 
 
 def library() -> SpecLibrary:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 990bc8edca88
+Revision ID: aa36230aa3a4
 Revises: 
-Create Date: 2026-11-23 18:39:43.383315
+Create Date: 2026-11-23 18:43:57.195971
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = '990bc8edca88'
+revision = 'aa36230aa3a4'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -94,6 +94,7 @@ def upgrade():
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('serialized', sa.Text(), nullable=False),
     sa.Column('source_file', sa.String(length=256), nullable=False),
+    sa.Column('bpmn_xml', sa.Text(), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_spec')),
     sa.UniqueConstraint('content_hash', name=op.f('uq_process_spec_content_hash'))
