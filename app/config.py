@@ -5,6 +5,7 @@ the embedded development set-up, from a file created once under instance/.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -101,6 +102,31 @@ class Config:
     PUBLICATION_WORKING_DAYS = int(os.environ.get("PUBLICATION_WORKING_DAYS", 20))
     ABNORMAL_LISTING_WORKING_DAYS = int(os.environ.get("ABNORMAL_LISTING_WORKING_DAYS", 10))
     WINDOW_WARNING_WORKING_DAYS = int(os.environ.get("WINDOW_WARNING_WORKING_DAYS", 3))
+    # Referrals (bpmn/referral.bpmn; DOMAIN.md "Refer"). A case lead is verified within 15
+    # working days, extendable once by 15 with a leader's approval; a filed case is decided
+    # within 90 days (市场监督管理行政处罚程序规定 Art. 64); a penalty decision is published
+    # within 7 working days (行政执法公示, local); the legal officer is reminded when a receiving
+    # authority has not answered after 10 working days; the follow-up inspection of a
+    # rectification is due 5 working days after the rectification deadline, by the original
+    # team's lead or, when the bureau's rule says so, by freshly drawn inspectors.
+    LEAD_VERIFICATION_WORKING_DAYS = int(os.environ.get("LEAD_VERIFICATION_WORKING_DAYS", 15))
+    LEAD_VERIFICATION_EXTENSION_WORKING_DAYS = int(os.environ.get("LEAD_VERIFICATION_EXTENSION_WORKING_DAYS", 15))
+    CASE_DECISION_DAYS = int(os.environ.get("CASE_DECISION_DAYS", 90))
+    PENALTY_PUBLICATION_WORKING_DAYS = int(os.environ.get("PENALTY_PUBLICATION_WORKING_DAYS", 7))
+    TRANSFER_REMINDER_WORKING_DAYS = int(os.environ.get("TRANSFER_REMINDER_WORKING_DAYS", 10))
+    RECTIFICATION_FOLLOW_UP_WORKING_DAYS = int(os.environ.get("RECTIFICATION_FOLLOW_UP_WORKING_DAYS", 5))
+    RECTIFICATION_FOLLOW_UP_FRESH_DRAW = os.environ.get("RECTIFICATION_FOLLOW_UP_FRESH_DRAW", "0") == "1"
+    # The bureau's list of minor first violations not penalised (轻微违法不予处罚清单, 行政处罚法
+    # Art. 33): (code, wording) pairs; NO_PENALTY_LIST_JSON replaces it with a JSON list of pairs.
+    NO_PENALTY_LIST = tuple(tuple(pair) for pair in json.loads(os.environ["NO_PENALTY_LIST_JSON"])) \
+        if os.environ.get("NO_PENALTY_LIST_JSON") else (
+            ("NP-01", "营业执照未置于住所或者主要经营场所的醒目位置，首次被发现并在责令期限内改正"),
+            ("NP-02", "未按规定办理登记事项变更备案，首次被发现并在责令期限内改正，未造成危害后果"),
+            ("NP-03", "在用计量器具未按规定申请周期检定，经补检合格，首次被发现并及时改正"),
+            ("NP-04", "商品或者服务未按规定明码标价，首次被发现并当场改正，未造成危害后果"),
+            ("NP-05", "广告中使用的数据、统计资料等引证内容未表明出处，首次违法且及时改正，危害后果轻微"),
+            ("NP-06", "未在经营场所显著位置公示食品经营许可证，首次被发现并当场改正"),
+        )
     # Pools at least this large are drawn by a background worker, with a progress bar.
     DRAW_BACKGROUND_THRESHOLD = int(os.environ.get("DRAW_BACKGROUND_THRESHOLD", 50_000))
 
