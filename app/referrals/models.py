@@ -76,7 +76,12 @@ class ReferralBranch(TimestampMixin, db.Model):
     # penalty publication): what the ledger sorts by, overdue first.
     due_on: Mapped[date | None]
     due_label: Mapped[str] = mapped_column(String(64), default="")  # what ``due_on`` is the deadline of
+    # Set when the running deadline passed without the step being done (a timer marks it); a new
+    # deadline (an approved extension, the next step) clears it.
+    overdue_at: Mapped[datetime | None]
     # Case filing: the 15-working-day verification, extendable once with a leader's approval.
+    extension_requested_at: Mapped[datetime | None]  # asked for once; a second request is refused
+    extension_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     extended_at: Mapped[datetime | None]
     extension_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # Transfers: the receiving authority, the letter, its acknowledgement.

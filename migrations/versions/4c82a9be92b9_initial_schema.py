@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: aa36230aa3a4
+Revision ID: 4c82a9be92b9
 Revises: 
-Create Date: 2026-11-23 18:43:57.195971
+Create Date: 2026-11-23 18:44:26.289475
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = 'aa36230aa3a4'
+revision = '4c82a9be92b9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -637,6 +637,9 @@ def upgrade():
     sa.Column('opened_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('due_label', sa.String(length=64), nullable=False),
+    sa.Column('overdue_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('extension_requested_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('extension_requested_by_id', sa.Integer(), nullable=True),
     sa.Column('extended_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('extension_approved_by_id', sa.Integer(), nullable=True),
     sa.Column('receiving_authority', sa.String(length=256), nullable=False),
@@ -659,6 +662,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['document_file_id'], ['stored_file.id'], name=op.f('fk_referral_branch_document_file_id_stored_file')),
     sa.ForeignKeyConstraint(['escalated_to_id'], ['referral_branch.id'], name=op.f('fk_referral_branch_escalated_to_id_referral_branch')),
     sa.ForeignKeyConstraint(['extension_approved_by_id'], ['user_account.id'], name=op.f('fk_referral_branch_extension_approved_by_id_user_account')),
+    sa.ForeignKeyConstraint(['extension_requested_by_id'], ['user_account.id'], name=op.f('fk_referral_branch_extension_requested_by_id_user_account')),
     sa.ForeignKeyConstraint(['referral_id'], ['referral.id'], name=op.f('fk_referral_branch_referral_id_referral')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_referral_branch'))
     )
