@@ -19,6 +19,7 @@ ALLOWED = {
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-font.css": "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css",
+    "echarts.min.js": "echarts/dist/echarts.min.js",
 }
 
 
