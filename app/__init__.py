@@ -63,6 +63,7 @@ def _import_models() -> None:
     import app.audit.models  # noqa: F401
     import app.auth.models  # noqa: F401
     import app.cases.models  # noqa: F401
+    import app.compliance.models  # noqa: F401
     import app.draws.models  # noqa: F401
     import app.files.models  # noqa: F401
     import app.directory.models  # noqa: F401
