@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4c82a9be92b9
+Revision ID: 5659a671ab48
 Revises: 
-Create Date: 2026-11-23 18:44:26.289475
+Create Date: 2026-11-23 18:44:40.701373
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.db
 
 
 # revision identifiers, used by Alembic.
-revision = '4c82a9be92b9'
+revision = '5659a671ab48'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -505,6 +505,17 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_draw_selection_draw_id'), ['draw_id'], unique=False)
         batch_op.create_index('ix_draw_selection_entity', ['entity_id'], unique=False)
 
+    op.create_table('draw_verification',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('dossier_sha256', sa.String(length=64), nullable=False),
+    sa.Column('pool_sha256', sa.String(length=64), nullable=False),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('problems', sa.JSON(), nullable=False),
+    sa.Column('verified_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draw.id'], name=op.f('fk_draw_verification_draw_id_draw'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('draw_id', name=op.f('pk_draw_verification'))
+    )
     op.create_table('inspection_case',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
@@ -702,6 +713,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_inspection_case_draw_id'))
 
     op.drop_table('inspection_case')
+    op.drop_table('draw_verification')
     with op.batch_alter_table('draw_selection', schema=None) as batch_op:
         batch_op.drop_index('ix_draw_selection_entity')
         batch_op.drop_index(batch_op.f('ix_draw_selection_draw_id'))
