@@ -21,6 +21,15 @@ strings; method, result and follow-up codes are the keys of ``app.documents.labe
     public_notice      bureau, department?, inspection_date, publish_date?,
                        entity{name, uscc}, task{name, code?},
                        items[{name, method}], results[code], violations_handling?
+    transfer_letter    bureau, department?, document_number, issue_date, receiving_authority,
+                       entity{name, uscc, address?, legal_representative?},
+                       case_code, task{name, code?}, inspection_date,
+                       inspectors[{name, certificate_no}],
+                       facts[{item, findings, disposal?}] and/or summary, legal_basis?[str],
+                       reason?, materials[str], contact?{name?, phone?}
+    crime_transfer     as transfer_letter, plus suspected_offence and reply_days? (default 3,
+                       the police's review period of 行政执法机关移送涉嫌犯罪案件的规定 Art. 8),
+                       copy_to? (the procuratorate a copy goes to)
 
 The public notice is rendered from a copy holding only the keys above, so inspectors,
 addresses or anything else a caller passes along can never reach the published PDF.
@@ -47,6 +56,8 @@ TITLES: dict[str, str] = {
     "inspection_notice": "检查通知书",
     "record_form": "随机抽查情况记录表",
     "public_notice": "抽查结果公示",
+    "transfer_letter": "案件移送函",
+    "crime_transfer": "涉嫌犯罪案件移送书",
 }
 KINDS: tuple[str, ...] = tuple(TITLES)
 
@@ -212,10 +223,54 @@ def _prepare_public_notice(context: Mapping[str, Any]) -> dict:
     return prepared
 
 
+# 行政执法机关移送涉嫌犯罪案件的规定 (State Council Decree 310, 2020 revision) Art. 8: the police
+# review a transferred case within 3 days of receiving it and notify the transferring agency in
+# writing whether they file it.
+CRIME_REVIEW_DAYS = 3
+
+
+def _prepare_transfer(context: Mapping[str, Any], kind: str) -> dict:
+    _require(context, ("bureau", "document_number", "issue_date", "receiving_authority", "case_code",
+                       "inspection_date", "materials"), kind)
+    prepared = dict(context)
+    prepared["entity"] = _party(context, "entity", ("name", "uscc"), kind)
+    prepared["task"] = _party(context, "task", ("name",), kind)
+    prepared["inspectors"] = _inspectors(context, kind)
+    facts = []
+    for n, fact in enumerate(context.get("facts") or [], 1):
+        _require(fact, ("item", "findings"), f"{kind}.facts[{n}]")
+        facts.append(dict(fact))
+    if not facts and not context.get("summary"):
+        raise ValueError(f"{kind}: facts or summary must state what was found")
+    prepared["facts"] = facts
+    basis = context.get("legal_basis") or []
+    prepared["legal_basis"] = [basis] if isinstance(basis, str) else list(basis)
+    prepared["materials"] = [str(m) for m in context["materials"]]
+    return prepared
+
+
+def _prepare_transfer_letter(context: Mapping[str, Any]) -> dict:
+    return _prepare_transfer(context, "transfer_letter")
+
+
+def _prepare_crime_transfer(context: Mapping[str, Any]) -> dict:
+    kind = "crime_transfer"
+    _require(context, ("suspected_offence",), kind)
+    prepared = _prepare_transfer(context, kind)
+    days = context.get("reply_days")
+    days = CRIME_REVIEW_DAYS if days is None else days
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise ValueError(f"{kind}: reply_days must be a positive whole number of days")
+    prepared["reply_days"] = days
+    return prepared
+
+
 _PREPARE: dict[str, Callable[[Mapping[str, Any]], dict]] = {
     "inspection_notice": _prepare_inspection_notice,
     "record_form": _prepare_record_form,
     "public_notice": _prepare_public_notice,
+    "transfer_letter": _prepare_transfer_letter,
+    "crime_transfer": _prepare_crime_transfer,
 }
 
 
@@ -240,7 +295,7 @@ def render_html(kind: str, context: Mapping[str, Any]) -> str:
 
 
 def render_pdf(kind: str, context: Mapping[str, Any]) -> bytes:
-    """Document ``kind`` ("inspection_notice", "record_form" or "public_notice") as an A4 PDF.
+    """Document ``kind`` (one of ``KINDS``) as an A4 PDF.
 
     Fonts (Noto CJK from fontconfig) are embedded as subsets; the same context gives the
     same bytes, so a stored copy can be recognised by its SHA-256. Raises ValueError for an
@@ -321,6 +376,50 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         ],
         "results": ["D", "E"],
         "violations_handling": "未按规定办理单用途商业预付卡备案，已责令限期改正，该店已于2023年7月12日完成备案。",
+    },
+    "transfer_letter": {
+        "bureau": "晋城市商务局",
+        "department": "市场秩序科",
+        "document_number": "JCSW-2023-03-0042-YS-1",
+        "issue_date": date(2023, 7, 20),
+        "receiving_authority": "晋城市市场监督管理局",
+        "entity": _EXAMPLE_ENTITY,
+        "case_code": "JCSW-2023-03-0042",
+        "task": _EXAMPLE_TASK,
+        "inspection_date": date(2023, 7, 5),
+        "inspectors": _EXAMPLE_INSPECTORS,
+        "facts": [
+            {"item": "单用途商业预付卡发卡企业备案情况检查",
+             "findings": "该店发行储值卡，未在开展单用途卡业务之日起30日内办理备案。",
+             "disposal": "当场责令限期办理备案。"},
+            {"item": "零售商促销行为检查", "findings": "促销商品未明码标价，涉嫌价格违法。", "disposal": ""},
+        ],
+        "summary": "促销商品价格问题属价格监督检查职责，依法移送处理。",
+        "legal_basis": ["《单用途商业预付卡管理办法（试行）》第七条", "《零售商促销行为管理办法》第五条"],
+        "reason": "促销商品价格违法行为不属于本机关管辖",
+        "materials": ["检查通知书（编号：JCSW-2023-03-0042）", "随机抽查情况记录表（含现场检查笔录）", "现场照片.jpg"],
+        "contact": {"name": "李建国", "phone": "0356-2021234"},
+    },
+    "crime_transfer": {
+        "bureau": "晋城市商务局",
+        "department": "市场秩序科",
+        "document_number": "JCSW-2023-03-0042-XS-2",
+        "issue_date": date(2023, 7, 21),
+        "receiving_authority": "晋城市公安局",
+        "entity": _EXAMPLE_ENTITY,
+        "case_code": "JCSW-2023-03-0042",
+        "task": _EXAMPLE_TASK,
+        "inspection_date": date(2023, 7, 5),
+        "inspectors": _EXAMPLE_INSPECTORS,
+        "facts": [
+            {"item": "单用途商业预付卡发卡企业备案情况检查",
+             "findings": "该店发行储值卡累计36张、预收资金逾120万元后停止营业，负责人无法联系。",
+             "disposal": "调取发卡记录，封存账册。"},
+        ],
+        "legal_basis": ["《单用途商业预付卡管理办法（试行）》第七条"],
+        "suspected_offence": "非法吸收公众存款罪",
+        "materials": ["检查通知书（编号：JCSW-2023-03-0042）", "随机抽查情况记录表（含现场检查笔录）"],
+        "contact": {"name": "李建国", "phone": "0356-2021234"},
     },
 }
 
