@@ -97,9 +97,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.audit.views import bp as audit_bp
     from app.workdays.views import bp as calendar_bp
     from app.compliance.views import bp as compliance_bp
+    from app.referrals.views import bp as referrals_bp
 
     for bp in (notifications_bp, assets_bp, auth_bp, directory_bp, plans_bp, queue_bp, publication_bp, draws_bp, cases_bp,
-               users_admin_bp, audit_bp, calendar_bp, compliance_bp):
+               users_admin_bp, audit_bp, calendar_bp, compliance_bp, referrals_bp):
         app.register_blueprint(bp)
     app.register_blueprint(jobs_bp)  # also points the job queue at this app's storage
     from app.documents.views import bp as documents_bp

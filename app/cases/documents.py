@@ -6,6 +6,7 @@ directory changes later. Asking for one that is not rendered yet renders it then
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -93,10 +94,27 @@ def record_form_context(case: InspectionCase) -> dict[str, Any]:
     }
 
 
+# Packages that carry a case's violations on (referrals) tell how they were handled once that
+# is public; they register here so that the cases package needs no import of theirs.
+HandlingProvider = Callable[[InspectionCase], "dict[str, Any] | None"]
+_handling_providers: list[HandlingProvider] = []
+HANDLING_KEYS = ("violations_handling", "handling")
+
+
+def register_handling_provider(provider: HandlingProvider) -> None:
+    """Let ``provider(case)`` replace the public handling of violations.
+
+    It returns None (nothing public yet) or a dict with ``violations_handling`` (the text the
+    notice prints) and ``handling`` (rows for the page and the JSON); other keys are ignored.
+    """
+    if provider not in _handling_providers:
+        _handling_providers.append(provider)
+
+
 def public_content(case: InspectionCase, published_on: date) -> dict[str, Any]:
     """What the public site shows of a case's result (frozen into each published version)."""
     task = case.spot_check_task
-    return {
+    content: dict[str, Any] = {
         "bureau": _bureau(task.lead_department).name,
         "department": task.lead_department.name,
         "inspection_date": case.inspection_date.isoformat() if case.inspection_date else None,
@@ -107,6 +125,12 @@ def public_content(case: InspectionCase, published_on: date) -> dict[str, Any]:
         "results": list(case.result_categories or []),
         "violations_handling": handling_text(case),
     }
+    for provider in _handling_providers:
+        handling = provider(case)
+        if handling:
+            content.update({key: handling[key] for key in HANDLING_KEYS if key in handling})
+            break
+    return content
 
 
 def public_notice_context(version: PublishedResult) -> dict[str, Any]:
