@@ -111,6 +111,23 @@ def test_verify_sees_a_removal_hidden_by_renumbering(app: Flask) -> None:
     assert not result.ok and result.first_bad_id == 2 and "does not link" in result.problem
 
 
+def test_verify_sees_a_change_whose_hash_was_recomputed(app: Flask) -> None:
+    """Re-hashing the changed row to hide the change breaks the link of the row after it."""
+    _write_chain(app, 5)
+    with app.app_context():
+        row = db.session.get(AuditEntry, 3)
+        forged = '{"n":99}'
+        new_hash = audit.entry_hash(row.prev_hash, id=3, at=row.at, actor_user_id=row.actor_user_id,
+                                    actor_name=row.actor_name, action=row.action, subject_type=row.subject_type,
+                                    subject_id=row.subject_id, details=forged)
+        db.session.execute(text("UPDATE audit_entry SET details = :d, hash = :h WHERE id = 3"),
+                           {"d": forged, "h": new_hash})
+        db.session.commit()
+    cli = _verify(app)
+    assert cli.exit_code == 1
+    assert "row 4 does not link" in cli.output
+
+
 def test_concurrent_writers_keep_the_chain_linear(app: Flask) -> None:
     _write_chain(app, 1)
     errors: list[BaseException] = []

@@ -63,7 +63,8 @@ def start_processes(process_id: str, items: Sequence[StartItem], *, user_id: int
     """Start ``process_id`` once per item in the current transaction; returns the ids in item order.
 
     Same result as calling ``start_process`` for every item (state, human tasks with
-    candidates, events, ``next_timer_at``), written with bulk inserts. Does not commit.
+    candidates, events, ``next_timer_at``), written with bulk inserts, except that the
+    audit log gets one ``process.bulk_started`` entry for the batch. Does not commit.
     """
     from workflows import engine  # engine re-exports this function
 
@@ -78,6 +79,10 @@ def start_processes(process_id: str, items: Sequence[StartItem], *, user_id: int
         for chunk in _chunks(items, CHUNK):
             ids.extend(starter.start_chunk(chunk))
             gc.collect()
+    if ids:
+        from workflows import auditing
+
+        auditing.bulk_started(process_id, items[0].subject_type, [item.subject_id for item in items], ids, user_id)
     return ids
 
 
@@ -209,6 +214,7 @@ class _Starter:
         instance = engine.start_process(
             self.loaded.process_id, subject_type=item.subject_type, subject_id=item.subject_id,
             subject_title=item.subject_title, data=dict(item.data), user_id=self.user_id,
+            audit=False,  # the batch is audited once (start_processes)
         )
         self.session.flush()
         return instance.id

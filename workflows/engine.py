@@ -36,7 +36,7 @@ from app.auth.roles import Role
 from app.config import PROJECT_ROOT
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
-from workflows import clock
+from workflows import auditing, clock
 from workflows.bulk import StartItem, start_processes
 from workflows.models import (
     HumanTask,
@@ -100,12 +100,15 @@ def start_process(
     subject_title: str,
     data: dict[str, Any],
     user_id: int | None,
+    audit: bool = True,
 ) -> ProcessInstance:
     """Start ``process_id`` for a subject and run it to its first wait states.
 
     ``data`` becomes the initial task data. State, human tasks and events are added
     to the current transaction, which the caller commits (with its own rows) or
-    rolls back; service task handlers reached on the way run in it too.
+    rolls back; service task handlers reached on the way run in it too. The start is
+    audited (``process.started``) unless ``audit`` is False: a bulk start that falls
+    back to this function audits its whole batch once.
     """
     session = db.session()
     lib = library()
@@ -134,6 +137,8 @@ def start_process(
     session.flush()  # the instance id for the rows below
     sync_human_tasks(session, instance, workflow, recorder, known={})
     recorder.flush_to(session, instance.id)
+    if audit:
+        auditing.process_started(instance, user_id)
     return instance
 
 
@@ -185,9 +190,12 @@ def _complete(session: Session, human_task_id: int, user: User, form_data: dict[
     before = dict(task.data)
     task.data.update(cleaned)
     task.run()
-    recorder.record(task, "completed", user_id=user.id, data=changed(before, task.data))
+    changes = changed(before, task.data)
+    recorder.record(task, "completed", user_id=user.id, data=changes)
     _run_steps(loaded.workflow, recorder)
     _save(session, loaded, recorder)
+    # Last: the audit chain's lock is then held only until this transaction commits.
+    auditing.task_completed(row, loaded.instance, user, changes.keys())
     return loaded.instance
 
 
@@ -214,7 +222,10 @@ def claim_task(human_task_id: int, user: User) -> HumanTask:
         )
         if result.rowcount != 1:
             raise Conflict("claimed by someone else or already done")
+        previous = row.assignee_id
         set_committed_value(row, "assignee_id", user.id)
+        if previous is None:  # claiming one's own task again changes nothing
+            auditing.task_assignment("task.claimed", row, user, previous_assignee_id=None)
         return row
 
     return _committed(claim)
@@ -250,8 +261,10 @@ def unclaim_task(human_task_id: int, user: User) -> HumanTask:
         )
         if result.rowcount != 1:
             raise Conflict("the task changed meanwhile")
+        previous = row.assignee_id
         set_committed_value(row, "assignee_id", None)
         set_committed_value(row, "assigned_by_process", False)
+        auditing.task_assignment("task.released", row, user, previous_assignee_id=previous)
         return row
 
     return _committed(unclaim)
@@ -344,7 +357,9 @@ def fire_timers(instance_id: int) -> ProcessInstance:
         _run_steps(loaded.workflow, recorder)
         if not recorder.events:
             return loaded.instance
+        events = recorder.events  # the list itself: _save appends cancellations, then hands it over
         _save(session, loaded, recorder)
+        auditing.timers_fired(loaded.instance, events)
         return loaded.instance
 
     return _committed(fire)

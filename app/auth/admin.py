@@ -144,6 +144,15 @@ def _flush(message: Any) -> None:
         raise Conflict(message) from exc
 
 
+def _audit(action: str, actor: Any, user: User, details: dict[str, Any] | None = None) -> None:
+    """One audit entry about ``user``, in the caller's transaction (written last: see app.audit)."""
+    from app.audit import service as audit
+
+    # Only an account can be named as the actor; anything else acting (a script) is logged as no one.
+    audit.record(action, actor=actor if isinstance(actor, User) else None, subject_type="user",
+                 subject_id=user.id, details={"username": user.username} | (details or {}))
+
+
 def _is_active_admin(user: User) -> bool:
     return user.is_active_account and user.has_role(Role.ADMIN)
 
@@ -288,6 +297,9 @@ def create_account(
     user = service.create_user(username, password, name, sorted(wanted), department_id=department_id,
                                inspector_id=inspector_id, locale=locale)
     _flush(_l("the username or the inspector was taken at the same moment; try again"))
+    _audit("user.created", actor, user, {
+        "display_name": user.display_name, "roles": sorted(wanted), "department_id": department_id,
+        "inspector_id": inspector_id, "password": "generated" if generated else "set"})
     return user, generated
 
 
@@ -329,6 +341,9 @@ def update_account(
     if loses_admin:
         _ensure_another_admin(user)
 
+    before = {"display_name": user.display_name, "department_id": user.department_id,
+              "inspector_id": user.inspector_id, "locale": user.locale}
+    old_roles, was_active = sorted(user.role_names), user.is_active_account
     user.display_name = name
     if roles is not UNSET:
         service.set_roles(user, sorted(wanted))
@@ -339,6 +354,16 @@ def update_account(
         _revoke_tokens(user.id)
     user.is_active_account = new_active
     _flush(_l("the inspector was linked to another account at the same moment; try again"))
+    # One entry per kind of change, so that the audit page can filter role changes and deactivations.
+    if sorted(wanted) != old_roles:
+        _audit("user.roles_changed", actor, user, {"from": old_roles, "to": sorted(wanted)})
+    if was_active != new_active:
+        _audit("user.activated" if new_active else "user.deactivated", actor, user)
+    after = {"display_name": user.display_name, "department_id": user.department_id,
+             "inspector_id": user.inspector_id, "locale": user.locale}
+    changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if changes:
+        _audit("user.updated", actor, user, {"changes": changes})
     return user
 
 
@@ -355,6 +380,7 @@ def reset_password(actor: Any, user_id: int, password: str | None = None) -> str
             raise ValidationFailed(errors)
     user.password_hash = service.hash_password(password)
     db.session.flush()
+    _audit("user.password_reset", actor, user, {"password": "generated" if generated else "set"})
     return generated
 
 
@@ -376,6 +402,7 @@ def change_own_password(user: Any, current_password: str, new_password: str) -> 
         raise ValidationFailed(errors)
     user.password_hash = service.hash_password(new_password)
     db.session.flush()
+    _audit("user.password_changed", user, user)
 
 
 def issue_token(actor: Any, user_id: int, label: str = "") -> str:
@@ -392,6 +419,7 @@ def issue_token(actor: Any, user_id: int, label: str = "") -> str:
     token = "sj_" + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user_id=user.id, token_hash=service._token_digest(token), label=label))
     db.session.flush()
+    _audit("user.token_issued", actor, user, {"label": label})
     return token
 
 
@@ -400,4 +428,5 @@ def revoke_tokens(actor: Any, user_id: int) -> int:
     user = get_user(actor, user_id)
     count = _revoke_tokens(user.id)
     db.session.flush()
+    _audit("user.tokens_revoked", actor, user, {"revoked": count})
     return count

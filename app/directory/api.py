@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app.auth.decorators import roles_required
@@ -56,7 +57,8 @@ def _committed(obj: Any) -> Any:
 
 def _import(kind: ImportKind, files: dict[str, Any]) -> tuple[ImportResult, int]:
     upload = files["file"]
-    result = importer.import_records(kind, importer.read_upload(upload.stream), upload.filename or "")
+    result = importer.import_records(kind, importer.read_upload(upload.stream), upload.filename or "",
+                                    actor=current_user)
     return result, (200 if result.ok else 422)
 
 

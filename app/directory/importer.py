@@ -29,6 +29,7 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -342,14 +343,46 @@ def _departments_by_code(codes: set[str]) -> dict[str, Department]:
     return {d.code: d for d in rows}
 
 
-def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_rows: int | None = None) -> ImportResult:
+def import_records(
+    kind: ImportKind | str, data: bytes, filename: str, *, max_rows: int | None = None, actor: Any = None
+) -> ImportResult:
     """Validate every row of a CSV/XLSX file, then insert or update them all, or none.
 
     On success the rows are committed in one transaction. File-level problems (type,
     size, encoding, header, too many rows) raise ValidationFailed({"file": [...]});
     row problems come back in ``ImportResult.errors`` with nothing written.
+
+    Every import is audited, by ``actor`` (the user who uploaded the file): a success as
+    ``directory.imported`` in the import's own transaction, a refusal as
+    ``directory.import_failed`` (committed on its own, since nothing else is).
     """
-    spec = SPECS[ImportKind(kind)]
+    kind = ImportKind(kind)
+    try:
+        result = _import_records(kind, data, filename, max_rows=max_rows, actor=actor)
+    except (ValidationFailed, Conflict) as exc:
+        # Nothing of the import is pending: refused before writing, or rolled back (Conflict).
+        with force_locale("en"):  # the log keeps one language, whoever imported
+            error = exc.message
+        _audit_failure(kind, filename, actor, {"error": error[:1000]})
+        raise
+    if not result.ok:
+        _audit_failure(kind, filename, actor, {
+            "bad_rows": len(result.errors), "first_bad_rows": [e.row for e in result.errors[:20]]})
+    return result
+
+
+def _audit_failure(kind: ImportKind, filename: str, actor: Any, details: dict[str, Any]) -> None:
+    from app.audit import service as audit
+
+    audit.record("directory.import_failed", actor=actor, subject_type="directory", subject_id=kind.value,
+                 details={"kind": kind.value, "file": filename[:256]} | details)
+    db.session.commit()
+
+
+def _import_records(kind: ImportKind, data: bytes, filename: str, *, max_rows: int | None, actor: Any) -> ImportResult:
+    from app.audit import service as audit
+
+    spec = SPECS[kind]
     limit = max_rows if max_rows is not None else current_app.config["IMPORT_MAX_ROWS"]
     rows = read_rows(data, filename)
     header = next(rows, None)
@@ -437,6 +470,9 @@ def import_records(kind: ImportKind | str, data: bytes, filename: str, *, max_ro
             db.session.execute(insert(spec.model), creates)
         if updates:
             db.session.execute(update(spec.model), updates)
+        audit.record("directory.imported", actor=actor, subject_type="directory", subject_id=kind.value, details={
+            "kind": kind.value, "file": filename[:256], "rows": len(creates) + len(updates),
+            "created": len(creates), "updated": len(updates)})
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()

@@ -144,7 +144,8 @@ def _import_page(kind: ImportKind, title: str, back_url: str) -> tuple[str, int]
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            result = importer.import_records(kind, importer.read_upload(upload.stream), upload.filename or "")
+            result = importer.import_records(kind, importer.read_upload(upload.stream), upload.filename or "",
+                                            actor=current_user)
         except ValidationFailed as err:
             db.session.rollback()
             form.file.errors = list(form.file.errors) + [m for messages in err.errors.values() for m in messages]
