@@ -154,16 +154,12 @@ def _instance_trace(instance: ProcessInstance, spec: ProcessSpec) -> InstanceTra
     if workflow is None:
         trace.tree_restored = False
     else:
-        tree = _tree_states(workflow)
+        tree = tree_states(workflow)
         completed |= tree.completed
         cancelled |= tree.cancelled
         active = tree.active
         passes.update(tree.active_passes)
-        flows = _flows_by_ends(xml) if xml else {}
-        taken = Counter[str]()
-        for pair in tree.arrivals:
-            for flow_id in flows.get(pair, ()):
-                taken[flow_id] += 1
+        taken = flows_taken(tree, xml) if xml else Counter[str]()
         trace.flows_taken = sorted(taken)
         trace.flow_counts = dict(sorted(taken.items()))
     # A multi-instance over an empty collection completes with no passes: it was still passed once.
@@ -220,7 +216,9 @@ def _restore(instance: ProcessInstance, spec: ProcessSpec) -> BpmnWorkflow | Non
 
 
 @dataclass
-class _TreeStates:
+class TreeStates:
+    """What an instance's task tree says: element states and where each token came from."""
+
     completed: set[str] = field(default_factory=set)
     active: set[str] = field(default_factory=set)
     cancelled: set[str] = field(default_factory=set)
@@ -228,9 +226,9 @@ class _TreeStates:
     arrivals: list[tuple[str, str]] = field(default_factory=list)  # (source element, target element)
 
 
-def _tree_states(workflow: BpmnWorkflow) -> _TreeStates:
+def tree_states(workflow: BpmnWorkflow) -> TreeStates:
     """Element states and the (source, target) of every arrival, from the task tree(s)."""
-    found = _TreeStates()
+    found = TreeStates()
     trees = [workflow, *workflow.subprocesses.values()]
     for tree in trees:
         for task in tree.tasks.values():
@@ -251,11 +249,23 @@ def _tree_states(workflow: BpmnWorkflow) -> _TreeStates:
     return found
 
 
+def flows_taken(tree: TreeStates, xml: str) -> Counter[str]:
+    """How many times each sequence flow of the diagram ``xml`` was taken (see the module docstring)."""
+    flows = _flows_by_ends(xml)
+    taken = Counter[str]()
+    for pair in tree.arrivals:
+        for flow_id in flows.get(pair, ()):
+            taken[flow_id] += 1
+    return taken
+
+
 def _reached(task: Task) -> bool:
     """Whether the token got to the task (not merely predicted).
 
     A cancelled task was reached when its parent had completed: a waiting boundary timer
-    whose task finished, a READY task an interrupting event took over.
+    whose task finished, a READY task an interrupting event or a terminate end took over.
+    (SpiffWorkflow drops the predicted children of a cancelled task; this rule also keeps
+    out any predicted task cancelled on its own.)
     """
     if task.state & _REACHED:
         return True
