@@ -31,16 +31,22 @@ def published_case(app, bureau, login_as, make_user) -> tuple[int, str]:  # type
 
 
 def add_referral(case_id: int, *branches: dict, status: str = ReferralStatus.OPEN, note: str = "") -> int:
-    """A referral of the case with the given branches (dicts of ReferralBranch fields); returns its id.
+    """The case's referral, in ``status``, with the given branches (dicts of ReferralBranch fields);
+    returns its id. A referral the case's process opened already is taken as it is (a case has one).
 
     Call inside an app context; commits.
     """
+    from sqlalchemy import select
+
     now = datetime.now(timezone.utc)
-    referral = Referral(case_id=case_id, status=status, opened_at=now - timedelta(days=3), triage_note=note,
-                        triaged_at=now - timedelta(days=2) if status != ReferralStatus.TRIAGE else None)
+    referral = db.session.scalar(select(Referral).where(Referral.case_id == case_id))
+    if referral is None:
+        referral = Referral(case_id=case_id, opened_at=now - timedelta(days=3))
+        db.session.add(referral)
+    referral.status, referral.triage_note = status, note
+    referral.triaged_at = now - timedelta(days=2) if status != ReferralStatus.TRIAGE else None
     for fields in branches:
         referral.branches.append(ReferralBranch(**{"opened_at": now - timedelta(days=2), **fields}))
-    db.session.add(referral)
     db.session.commit()
     return referral.id
 

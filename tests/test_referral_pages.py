@@ -2,6 +2,7 @@
 panel, the case page's handling section, and the handling published onto the public result."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -142,10 +143,10 @@ def test_referral_page_shows_case_branches_documents_and_ready_tasks(app, bureau
         referral = db.session.get(Referral, referral_id)
         issue_transfer_document(referral.branches[0])
         lead_user = db.session.scalar(select(User).where(User.username == lead))
-        # A READY task of the referral's process (the process itself is the referral package's part A).
-        referral.process_instance_id = case.process_instance_id
+        # A READY task of the referral's process for the case's lead inspector (a follow-up inspection).
+        referral.process_instance_id = referral.process_instance_id or case.process_instance_id
         task = HumanTask(
-            spiff_task_id=str(uuid.uuid4()), instance_id=case.process_instance_id, bpmn_id="follow_up_inspection",
+            spiff_task_id=str(uuid.uuid4()), instance_id=referral.process_instance_id, bpmn_id="follow_up_inspection",
             title="Follow-up inspection", lane="Inspector", role="inspector", assignee_id=lead_user.id,
             subject_type="referral", subject_id=referral_id, subject_title=entity, state="READY")
         db.session.add(task)
@@ -196,7 +197,7 @@ def test_case_page_has_the_handling_section(app, bureau, login_as, make_user):
     case_id, lead = published_case(app, bureau, login_as, make_user)
     _users(make_user)
     with app.app_context():
-        assert 'data-testid="case-referral"' not in login_as(lead).get(f"/cases/{case_id}").get_data(as_text=True)
+        without = _other_case(case_id, 5)
         referral_id = add_referral(
             case_id,
             {"disposition": Disposition.CASE_FILING, "status": BranchStatus.CLOSED, "outcome": "penalty",
@@ -209,8 +210,11 @@ def test_case_page_has_the_handling_section(app, bureau, login_as, make_user):
     assert "晋市监罚〔2026〕12号" in section and "罚款五千元" in section
     assert "诫勉谈话" not in section and "纪2026-3" not in section
     assert f"/referrals/{referral_id}" not in section  # the inspector may not open the referral page
-    section = login_as("lofficer").get(f"/cases/{case_id}").get_data(as_text=True).split('data-testid="case-referral"')[1]
+    officer = login_as("lofficer")
+    section = officer.get(f"/cases/{case_id}").get_data(as_text=True).split('data-testid="case-referral"')[1]
     assert "诫勉谈话" in section and f"/referrals/{referral_id}" in section
+    page = officer.get(f"/cases/{without}")
+    assert page.status_code == 200 and 'data-testid="case-referral"' not in page.get_data(as_text=True)
 
 
 def test_publish_handling_adds_a_public_version_without_confidential_details(app, bureau, login_as, make_user):
@@ -267,7 +271,7 @@ def test_publish_handling_adds_a_public_version_without_confidential_details(app
     assert record["handling"][0]["decided_on"] == "2026-03-02"
     assert record["handling"][2] == {"disposition": "移送纪检监察", "outcome": "已办结"}
     assert "晋市监罚〔2026〕12号" in record["violations_handling"] and "复查时验光仪已检定合格" in record["violations_handling"]
-    body = public.get(f"/public/results/{version_id}.json").get_data(as_text=True)
+    body = json.dumps(record, ensure_ascii=False)
     page = public.get(f"/public/results/{version_id}").get_data(as_text=True)
     text = pdf_text(public.get(f"/public/results/{version_id}.pdf").data).replace("\n", "")
     for shown in (body, page, text):
