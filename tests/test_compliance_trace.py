@@ -213,6 +213,15 @@ def test_plan_and_draw_traces_link_to_each_other_and_to_the_case(app, bureau, lo
     assert referral_trace.status_code == 200
     assert [(r["subject_type"], r["subject_id"]) for r in referral_trace.get_json()["related"]] == \
         [("inspection_case", case_id)]
+    with app.app_context():
+        referral_instance = db.session.get(Referral, referral_id).process_instance_id
+    assert [i["instance_id"] for i in referral_trace.get_json()["instances"]] == \
+        ([referral_instance] if referral_instance else [])
+    # The referral page links the trace for a reviewer; leadership sees the page but no trace link.
+    assert f'href="/compliance/trace/referral/{referral_id}"' in \
+        reviewer.get(f"/referrals/{referral_id}").get_data(as_text=True)
+    leader_page = login_as("leader").get(f"/referrals/{referral_id}")
+    assert leader_page.status_code == 200 and "/compliance/trace/" not in leader_page.get_data(as_text=True)
 
     # Plan and draw pages link their traces for a reviewer; the trace index lists all three.
     assert f'href="/compliance/trace/plan/{plan_id}"' in reviewer.get(f"/plans/{plan_id}").get_data(as_text=True)
