@@ -120,6 +120,7 @@ def _register_cli(app: Flask) -> None:
     from app.draws.cli import draws_cli
     from app.audit.cli import audit_cli
     from app.workdays.cli import workdays_cli
+    from app.compliance.cli import compliance_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
@@ -127,3 +128,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(draws_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(workdays_cli)
+    app.cli.add_command(compliance_cli)

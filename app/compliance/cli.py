@@ -1,0 +1,34 @@
+"""``flask compliance check``: the rule checks from the command line (cron, CI of a bureau's data)."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+compliance_cli = AppGroup("compliance", help="Compliance review.")
+
+
+@compliance_cli.command("check")
+@click.option("--year", type=int, default=None, help="Only this plan year (default: every year).")
+@click.option("--rule", "rule_codes", multiple=True, help="Only this rule (repeatable).")
+@click.option("--reverify", is_flag=True, help="Re-run the draw verifier even on rounds with a kept verdict.")
+def check(year: int | None, rule_codes: tuple[str, ...], reverify: bool) -> None:
+    """Print every finding (rule, severity, subject, facts, trace path); exit 1 when there is any."""
+    from app.compliance import rules
+    from app.extensions import db
+
+    try:
+        report = rules.run_checks(year, list(rule_codes) or None, force_verify=reverify)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    db.session.commit()  # keeps the verifier's new verdicts
+    for finding in report.findings:
+        click.echo(f"{finding.rule}\t{finding.severity}\t{finding.subject_type}:{finding.subject_id}\t"
+                   f"{finding.message}\t{finding.trace_path}")
+    summary = ", ".join(f"{code} {count}" for code, count in report.counts.items())
+    timing = sum(report.durations_ms.values())
+    click.echo(f"{len(report.findings)} findings ({summary}); {report.draws_checked} draw rounds checked, "
+               f"{report.draws_verified_now} verified now; {timing} ms", err=bool(report.findings))
+    if report.findings:
+        sys.exit(1)
