@@ -55,6 +55,10 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     from app.workdays import init_app as init_workdays
 
     init_workdays(app)
+
+    from app.referrals.process import init_app as init_referral_process  # registers the referral steps
+
+    init_referral_process(app)
     return app
 
 
