@@ -35,6 +35,13 @@
       badge.dataset.element = id;
       overlays.add(id, "trace-count", { position: { top: -10, right: 10 }, html: badge });
     }
+    // As tall as the diagram is at the page's width (within bounds), then fit it in.
+    const inner = canvas.viewbox().inner;
+    if (inner.width > 0) {
+      const height = Math.ceil((container.clientWidth * inner.height) / inner.width) + 40;
+      container.style.height = Math.max(240, Math.min(720, height)) + "px";
+      canvas.resized();
+    }
     canvas.zoom("fit-viewport");
     container.dataset.rendered = "true";
   }
