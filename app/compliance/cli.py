@@ -1,4 +1,4 @@
-"""``flask compliance check``: the rule checks from the command line (cron, CI of a bureau's data)."""
+"""``flask compliance ...``: the rule checks and the event log export from the command line."""
 from __future__ import annotations
 
 import sys
@@ -32,3 +32,32 @@ def check(year: int | None, rule_codes: tuple[str, ...], reverify: bool) -> None
                f"{report.draws_verified_now} verified now; {timing} ms", err=bool(report.findings))
     if report.findings:
         sys.exit(1)
+
+
+@compliance_cli.command("eventlog")
+@click.option("--format", "fmt", type=click.Choice(["xes", "csv"]), default="xes", show_default=True)
+@click.option("--process", default=None, help="inspection_case (default), plan_approval, draw or referral.")
+@click.option("--year", default=None, help="Only this plan year.")
+@click.option("-o", "--output", default="-", show_default=True, help="File to write, '-' for standard output.")
+def eventlog(fmt: str, process: str | None, year: str | None, output: str) -> None:
+    """Write the event log as XES or CSV; the export is recorded in the audit log."""
+    from app.compliance import eventlog as eventlogs
+    from app.errors import ValidationFailed
+    from app.extensions import db
+
+    try:
+        chosen = eventlogs.parse_request(process, year)
+    except ValidationFailed as err:
+        raise click.UsageError(str(err.message)) from err
+    traces = eventlogs.count_traces(chosen)
+    eventlogs.audit_export(chosen, fmt, None, traces_count=traces, via="cli")
+    db.session.commit()
+    stream = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
+    try:
+        for chunk in eventlogs.chunks(chosen, fmt):
+            stream.write(chunk)
+        stream.flush()
+    finally:
+        if output != "-":
+            stream.close()
+    click.echo(f"{traces} traces written ({fmt})", err=output == "-")
