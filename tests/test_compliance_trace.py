@@ -454,3 +454,67 @@ def test_flows_taken_come_from_the_task_tree(tmp_path):
     assert ended.cancelled == {"a"} and ended.active == set()
     assert ended.completed == {"start", "split", "b", "gw", "kill"}
     assert flows_taken(ended, PARALLEL_TERMINATE) == {"f_start": 1, "f_a": 1, "f_b": 1, "f_b_done": 1, "f_stop": 1}
+
+
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="caller_d"
+    targetNamespace="http://suiji.local/bpmn/tests">
+  <bpmn:process id="trace_caller" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call_here" calledElement="trace_here"><bpmn:incoming>f_1</bpmn:incoming>
+      <bpmn:outgoing>f_2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:callActivity id="call_there" calledElement="trace_there"><bpmn:incoming>f_2</bpmn:incoming>
+      <bpmn:outgoing>f_3</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:endEvent id="end"><bpmn:incoming>f_3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_1" sourceRef="start" targetRef="call_here" />
+    <bpmn:sequenceFlow id="f_2" sourceRef="call_here" targetRef="call_there" />
+    <bpmn:sequenceFlow id="f_3" sourceRef="call_there" targetRef="end" />
+  </bpmn:process>
+  <bpmn:process id="trace_here" isExecutable="true">
+    <bpmn:startEvent id="here_start"><bpmn:outgoing>h_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="here_task"><bpmn:incoming>h_1</bpmn:incoming><bpmn:outgoing>h_2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="here_end"><bpmn:incoming>h_2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="h_1" sourceRef="here_start" targetRef="here_task" />
+    <bpmn:sequenceFlow id="h_2" sourceRef="here_task" targetRef="here_end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+# Another file whose ids clash with the caller's: its tasks must not mark the caller's diagram.
+CALLED_ELSEWHERE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="there_d"
+    targetNamespace="http://suiji.local/bpmn/tests">
+  <bpmn:process id="trace_there" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="end"><bpmn:incoming>f_1</bpmn:incoming><bpmn:outgoing>f_x</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="there_end"><bpmn:incoming>f_x</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_1" sourceRef="start" targetRef="end" />
+    <bpmn:sequenceFlow id="f_x" sourceRef="end" targetRef="there_end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_call_activities_are_traced_within_their_own_file_only(tmp_path):
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+    from SpiffWorkflow.util.task import TaskState
+
+    from app.compliance.trace import flows_taken, tree_states
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    for name, xml in (("caller.bpmn", CALLER), ("there.bpmn", CALLED_ELSEWHERE)):
+        (tmp_path / name).write_text(xml, encoding="utf-8")
+        parser.add_bpmn_file(str(tmp_path / name))
+    workflow = BpmnWorkflow(parser.get_spec("trace_caller"), parser.get_subprocess_specs("trace_caller"))
+    workflow.do_engine_steps()
+    inside = tree_states(workflow)
+    assert inside.active == {"call_here", "here_task"} and inside.completed == {"start", "here_start"}
+    assert flows_taken(inside, CALLER) == {"f_1": 1, "h_1": 1}
+
+    [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
+    task.run()
+    workflow.do_engine_steps()
+    [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
+    assert task.task_spec.bpmn_id == "end"  # the other file's user task, READY
+    elsewhere = tree_states(workflow)
+    assert elsewhere.active == {"call_there"}  # not "end": that id is the caller's end event
+    assert elsewhere.completed == {"start", "call_here", "here_start", "here_task", "here_end"}
+    assert flows_taken(elsewhere, CALLER) == {"f_1": 1, "f_2": 1, "h_1": 1, "h_2": 1}

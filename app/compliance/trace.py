@@ -229,7 +229,11 @@ class TreeStates:
 def tree_states(workflow: BpmnWorkflow) -> TreeStates:
     """Element states and the (source, target) of every arrival, from the task tree(s)."""
     found = TreeStates()
-    trees = [workflow, *workflow.subprocesses.values()]
+    # Sub-processes and call activities into a process of the same file are drawn by the same
+    # XML (ids are unique within a file); a process called from another file is not, and its
+    # ids could name unrelated elements here, so its tasks are left out.
+    main_file = getattr(workflow.spec, "file", None)
+    trees = [workflow, *(sub for sub in workflow.subprocesses.values() if getattr(sub.spec, "file", None) == main_file)]
     for tree in trees:
         for task in tree.tasks.values():
             bpmn_id = getattr(task.task_spec, "bpmn_id", None)
