@@ -83,6 +83,9 @@ def _ready_steps(app, referral_id: int) -> list[str]:  # type: ignore[no-untyped
 
 
 def _post(client, task_id: int, data: dict[str, Any], status: int = 302) -> str:  # type: ignore[no-untyped-def]
+    if status == 302:  # the form the user fills in renders, with the task's branch when it has one
+        page = client.get(f"/tasks/{task_id}")
+        assert page.status_code == 200 and 'data-testid="task-form"' in page.get_data(as_text=True)
     r = client.post(f"/tasks/{task_id}/complete", data=data)
     body = r.get_data(as_text=True)
     errors = re.findall(r'class="(?:invalid-feedback d-block|alert alert-danger[^"]*)">([^<]*)<', body)
@@ -230,6 +233,9 @@ def test_transfers_discipline_and_no_penalty_each_to_its_outcome_then_the_referr
     assert department.acknowledged_at is not None and department.due_label == "Outcome from the receiving authority"
 
     outcome = _task(app, p.referral_id, "record_department_outcome")
+    page = lo.get(f"/tasks/{outcome}").get_data(as_text=True)
+    assert 'data-testid="referral-branch"' in page and "晋城市卫生健康委员会" in page
+    assert 'value="handled"' in page and 'value="returned"' in page and 'value="prosecution_filed"' not in page
     _post(lo, outcome, {"outcome": "prosecution_filed", "note": "x"}, status=422)  # not a department outcome
     _post(lo, outcome, {"outcome": "handled", "note": ""}, status=422)
     _post(login_as("lo2"), outcome, {"outcome": "handled", "note": "卫健委已立案调查并责令整改。",

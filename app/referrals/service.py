@@ -216,9 +216,9 @@ def close_referral(referral: Referral) -> None:
 
     if referral.status == ReferralStatus.CLOSED:
         raise Conflict(f"referral {referral.id} is already closed")
-    open_ids = [b.id for b in referral.branches if not b.outcome or b.status == BranchStatus.OPEN]
-    if not referral.branches or open_ids:
-        raise Conflict(f"referral {referral.id} still has branches without an outcome: {open_ids}")
+    if not all_decided(referral):
+        undecided = [b.id for b in referral.branches if not b.outcome or b.status == BranchStatus.OPEN]
+        raise Conflict(f"referral {referral.id} still has branches without an outcome: {undecided}")
     referral.status, referral.closed_at = ReferralStatus.CLOSED, now()
     db.session.flush()
     publish_handling(referral)
