@@ -79,6 +79,10 @@ def load(if_empty: bool, entity_count: int) -> None:
     plans = _load_plans()
     if plans:
         click.echo(plans)
+        from app.demo.cases import load_cases
+
+        click.echo(f"cases: {load_cases()}")
+    click.echo(f"Demo data loaded in {time.perf_counter() - started:.1f} s.")
     click.echo()
     click.echo(_table(("username", "password", "roles"), [(u, p, ", ".join(r)) for u, p, r in logins]))
     click.echo(f"... and {inspector_logins} more inspector logins: username = certificate number, same password.")
