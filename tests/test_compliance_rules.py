@@ -315,3 +315,20 @@ def test_pending_draws_are_verified_in_the_background(app, published_case, login
         assert 'data-testid="draws-pending"' not in page
     finally:
         app.config.pop("COMPLIANCE_VERIFY_BUDGET_SECONDS")
+
+
+def test_review_after_publication_or_by_the_team_is_no_review(app, published_case):
+    clean_id, lead = published_case
+    other = _other_cases(app, clean_id, 1)[0]
+    with app.app_context():
+        chief = db.session.scalar(select(User.id).where(User.username == "chief"))
+        lead_id = db.session.scalar(select(User.id).where(User.username == lead))
+        db.session.get(InspectionCase, clean_id).reviewed_by_id = lead_id  # the lead approved their own results
+        late = db.session.get(InspectionCase, other)
+        late.status, late.results_entered_at, late.results_on_time = "published", NOW - timedelta(days=2), True
+        late.results_due_on, late.published_at = (NOW + timedelta(days=5)).date(), NOW - timedelta(days=1)
+        late.reviewed_at, late.reviewed_by_id = NOW, chief  # reviewed a day after it went public
+        db.session.commit()
+    report = _run(app, rules=["published_without_review"])
+    assert {(f.subject_id, f.facts["reason"]) for f in report.findings} == {
+        (clean_id, "reviewer_on_team"), (other, "review_after_publication")}
