@@ -162,7 +162,8 @@ def verify_rounds(draw_ids: list[int], *, budget_seconds: float | None = None, f
     that are not cached are left in ``pending``. Stores new verdicts (no commit)."""
     run = VerificationRun()
     sizes = dict(db.session.execute(
-        select(Draw.id, TaskDraw.pool_size).join(TaskDraw, TaskDraw.id == Draw.task_draw_id).where(Draw.id.in_(draw_ids))
+        select(Draw.id, TaskDraw.pool_size).join(TaskDraw, TaskDraw.id == Draw.task_draw_id)
+        .where(Draw.id.in_(draw_ids))
     ).tuples().all()) if draw_ids else {}
     started = time.perf_counter()
     for draw_id in sorted(draw_ids, key=lambda d: (sizes.get(d) or 0, d)):

@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 
 from app.auth.models import User
 from app.cases.models import CaseItemResult, CaseMember, CaseStatus, InspectionCase, MemberState, PublishedResult
+from app.cases.vocab import CASE_STATUS_LABELS
 from app.compliance import draw_verification
 from app.compliance.sql import shanghai_date
 from app.directory.models import CheckItem, Entity, Inspector
@@ -44,6 +45,8 @@ SEVERITY_LABELS = {HIGH: _l("High"), WARNING: _l("Warning")}
 
 PLAN, DRAW, CASE = "plan", "task_draw", "inspection_case"  # trace subject types (app.compliance.subjects)
 APPROVAL_STEPS = ("legal_review", "leader_approval")  # bpmn/plan_approval.bpmn's decisions on a plan
+ROUND_STATUS_LABELS = {"drawn": _l("awaiting sign-off"), "signed_off": _l("signed off"),
+                       "voided": _l("voided for a redraw")}
 
 
 def trace_path(subject_type: str, subject_id: int) -> str:
@@ -150,6 +153,11 @@ def _members(case_ids: Iterable[int]) -> dict[int, list[tuple[str, str, str, int
     return out
 
 
+def _status(status: str) -> Any:
+    """A case status as the interface words it."""
+    return CASE_STATUS_LABELS.get(status, status)
+
+
 def _people(members: Iterable[tuple[str, str, Any, Any, Any]]) -> str:
     return "、".join(f"{name}（{cert}）" for name, cert, *_ in members) or "—"
 
@@ -179,7 +187,7 @@ def check_team_below_two(year: int | None, ctx: CheckContext) -> list[Finding]:
         findings.append(Finding(
             "team_below_two", HIGH, CASE, r.id, r.code,
             _l("Case %(case)s (%(status)s) has %(count)s active inspector(s): %(inspectors)s. At least 2 are required.",
-               case=r.code, status=r.status, count=int(r.active), inspectors=_people(team)),
+               case=r.code, status=_status(r.status), count=int(r.active), inspectors=_people(team)),
             facts, r.year))
     return findings
 
@@ -221,7 +229,7 @@ def check_recusal_not_replaced(year: int | None, ctx: CheckContext) -> list[Find
             "recusal_not_replaced", severity, CASE, r.id, r.code,
             _l("Case %(case)s (%(status)s): %(missing)s recusal(s) not replaced. Recused without a replacement: "
                "%(recused)s; active team %(active)s of the %(drawn)s drawn.",
-               case=r.code, status=r.status, missing=missing, recused=_people(unlinked), active=active,
+               case=r.code, status=_status(r.status), missing=missing, recused=_people(unlinked), active=active,
                drawn=int(r.drawn)),
             facts, r.year))
     return findings
@@ -409,7 +417,8 @@ def check_draw_verification(year: int | None, ctx: CheckContext) -> list[Finding
         findings.append(Finding(
             "draw_not_verified", HIGH, DRAW, r.task_draw_id, label,
             _l("Round %(round)s of task %(task)s (%(status)s, drawn %(drawn)s) does not verify: %(problems)s",
-               round=r.round_no, task=f"{r.code} {r.name}", status=r.status, drawn=_local(r.drawn_at), problems=shown),
+               round=r.round_no, task=f"{r.code} {r.name}", status=ROUND_STATUS_LABELS.get(r.status, r.status),
+               drawn=_local(r.drawn_at), problems=shown),
             {"draw_id": r.id, "round": r.round_no, "status": r.status, "problems": problems}, r.year))
     return findings
 
