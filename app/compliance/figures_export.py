@@ -50,7 +50,7 @@ def to_json(report: FiguresReport, trend: dict[str, list[tuple[int, FigureRow]]]
             "series": [{"code": f.code, "title": str(f.title), "values": _by_year(f, trend, years)}
                        for f in report.figures],
         },
-        "labels": {"value": _("Value"), "target": _("Target"), "figures": _("Figures against their targets"),
+        "labels": {"value": _("Value"), "target": _("Target value"), "figures": _("Figures against their targets"),
                    "trend": _("Figures by year"), "department": _("By department"), "met": _("Met"),
                    "not_met": _("Not met")},
         "dimensions": dimension_titles(),
@@ -97,9 +97,10 @@ def to_xlsx(report: FiguresReport, trend: dict[str, list[tuple[int, FigureRow]]]
     summary = [[str(f.title), str(f.definition), f.total.numerator, f.total.denominator, f.total.value,
                 _number(f.target), _met(f.total.met)] for f in report.figures]
     _sheet(workbook, _("Summary %(year)s", year=report.year),
-           [_("Figure"), _("Definition"), _("Numerator"), _("Denominator"), _("Value"), _("Target"), _("Met")],
+           [_("Figure"), _("Definition"), _("Numerator"), _("Denominator"), _("Value"), _("Target value"), _("Met")],
            summary, {5, 6})
-    header = [_("Figure"), _("Group"), _("Numerator"), _("Denominator"), _("Value"), _("Target"), _("Met"), _("Note")]
+    header = [_("Figure"), _("Group"), _("Numerator"), _("Denominator"), _("Value"), _("Target value"), _("Met"),
+              _("Note")]
     for dimension, title in dimension_titles().items():
         rows = [_row_values(f, r) for f in report.figures for r in f.breakdowns.get(dimension, [])]
         _sheet(workbook, title, header, rows, {5, 6})
@@ -107,7 +108,7 @@ def to_xlsx(report: FiguresReport, trend: dict[str, list[tuple[int, FigureRow]]]
     trend_rows = []
     for figure in report.figures:
         trend_rows.append([str(figure.title), _number(figure.target), *_by_year(figure, trend, years)])
-    _sheet(workbook, _("By year"), [_("Figure"), _("Target")] + [str(y) for y in years], trend_rows,
+    _sheet(workbook, _("By year"), [_("Figure"), _("Target value")] + [str(y) for y in years], trend_rows,
            set(range(2, len(years) + 3)))
     buffer = io.BytesIO()
     workbook.save(buffer)
