@@ -332,3 +332,16 @@ def test_review_after_publication_or_by_the_team_is_no_review(app, published_cas
     report = _run(app, rules=["published_without_review"])
     assert {(f.subject_id, f.facts["reason"]) for f in report.findings} == {
         (clean_id, "reviewer_on_team"), (other, "review_after_publication")}
+
+
+def test_a_late_mark_on_results_entered_in_time_is_a_warning(app, published_case):
+    clean_id, _lead = published_case
+    with app.app_context():
+        case = db.session.get(InspectionCase, clean_id)
+        case.results_on_time = False  # the flag says late, the dates say on time: the record contradicts itself
+        due = case.results_due_on
+        db.session.commit()
+    report = _run(app, rules=["results_late"])
+    assert [(f.subject_id, f.severity, f.facts["days_late"]) for f in report.findings] == [(clean_id, rules.WARNING, 0)]
+    with app.app_context(), force_locale("en"):
+        assert f"within their due day {due}" in str(report.findings[0].message)
