@@ -129,6 +129,12 @@ class Config:
         )
     # Pools at least this large are drawn by a background worker, with a progress bar.
     DRAW_BACKGROUND_THRESHOLD = int(os.environ.get("DRAW_BACKGROUND_THRESHOLD", 50_000))
+    # Compliance review: the seconds a checks page may spend re-running the draw verifier on rounds
+    # without a kept verdict (the rest go to a background job); the figures' targets, overriding
+    # the seeds' (JSON, e.g. {"credit_class_use": "0.6"}); the day a year's tasks must be finished by.
+    COMPLIANCE_VERIFY_BUDGET_SECONDS = float(os.environ.get("COMPLIANCE_VERIFY_BUDGET_SECONDS", 10))
+    COMPLIANCE_TARGETS = json.loads(os.environ.get("COMPLIANCE_TARGETS") or "{}")
+    COMPLIANCE_FINISH_BY = os.environ.get("COMPLIANCE_FINISH_BY", "12-20")
 
 
 class TestConfig(Config):

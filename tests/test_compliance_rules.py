@@ -300,6 +300,7 @@ def test_checks_are_for_reviewers_only(app, published_case, login_as):
 
 
 def test_pending_draws_are_verified_in_the_background(app, published_case, login_as):
+    before = app.config.get("COMPLIANCE_VERIFY_BUDGET_SECONDS")
     app.config["COMPLIANCE_VERIFY_BUDGET_SECONDS"] = 0.0
     try:
         reviewer = login_as("compliance")
@@ -314,7 +315,7 @@ def test_pending_draws_are_verified_in_the_background(app, published_case, login
         page = reviewer.get(f"/compliance/checks?year={YEAR}").get_data(as_text=True)
         assert 'data-testid="draws-pending"' not in page
     finally:
-        app.config.pop("COMPLIANCE_VERIFY_BUDGET_SECONDS")
+        app.config["COMPLIANCE_VERIFY_BUDGET_SECONDS"] = before
 
 
 def test_review_after_publication_or_by_the_team_is_no_review(app, published_case):
