@@ -74,7 +74,7 @@ $(NPM_STAMP): package-lock.json package.json
 i18n-compile: $(MO_FILES)
 
 $(TRANSLATIONS)/%.mo: $(TRANSLATIONS)/%.po | $(PY_STAMP)
-	$(PYBABEL) compile -f -i $< -o $@
+	$(PYBABEL) compile -i $< -o $@
 
 ## --- run --------------------------------------------------------------------
 
