@@ -11,8 +11,8 @@ from typing import IO, Any
 from lxml import etree
 
 NAMED = {"userTask", "serviceTask", "scriptTask", "manualTask", "startEvent", "endEvent", "boundaryEvent",
-         "intermediateCatchEvent", "exclusiveGateway", "parallelGateway", "sequenceFlow", "lane", "participant",
-         "callActivity", "subProcess", "process"}
+         "intermediateCatchEvent", "intermediateThrowEvent", "exclusiveGateway", "parallelGateway",
+         "inclusiveGateway", "sequenceFlow", "lane", "participant", "callActivity", "subProcess", "process"}
 
 
 def extract_bpmn(
