@@ -244,7 +244,7 @@ def test_many_rows_bulk_insert(ctx: Flask) -> None:
 
 
 def test_inspectors_import_resolves_department_codes(ctx: Flask) -> None:
-    service.create_department(code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
+    service.create_department(actor=None, code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
     db.session.commit()
     data = (
         "姓名,部门编码,管辖所,执法证号,资格,行政区划,在岗\n"
@@ -260,7 +260,7 @@ def test_inspectors_import_resolves_department_codes(ctx: Flask) -> None:
 
 
 def test_inspectors_import_unknown_department_imports_nothing(ctx: Flask) -> None:
-    service.create_department(code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
+    service.create_department(actor=None, code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
     db.session.commit()
     data = (
         "name,department_code,certificate_no,region_code\n"
@@ -276,7 +276,7 @@ def test_inspectors_import_unknown_department_imports_nothing(ctx: Flask) -> Non
 
 
 def test_check_items_import_with_chinese_header(ctx: Flask) -> None:
-    service.create_department(code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
+    service.create_department(actor=None, code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
     db.session.commit()
     rows: list[list[object]] = [
         ["事项编码", "抽查类别", "抽查事项", "检查对象", "事项类型", "检查方式", "部门编码", "检查依据"],

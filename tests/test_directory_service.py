@@ -32,7 +32,7 @@ def uscc(n: int, region: str = "140502") -> str:
 
 @pytest.fixture
 def dept(ctx: Flask) -> Department:
-    d = service.create_department(code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
+    d = service.create_department(actor=None, code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
     db.session.commit()
     return d
 
@@ -40,7 +40,7 @@ def dept(ctx: Flask) -> Department:
 def add_entity(n: int, **kw: object) -> Entity:
     data: dict = {"uscc": uscc(n), "name": f"晋城测试企业{n}有限公司", "region_code": "140502"}
     data.update(kw)
-    return service.create_entity(**data)
+    return service.create_entity(actor=None, **data)
 
 
 # --------------------------------------------------------------------------- entities
@@ -62,6 +62,7 @@ def test_create_entity_applies_defaults_and_normalises(ctx: Flask) -> None:
 def test_create_entity_reports_every_bad_field_at_once(ctx: Flask) -> None:
     with pytest.raises(ValidationFailed) as info:
         service.create_entity(
+            actor=None,
             uscc="123",
             name=" ",
             region_code="14050",
@@ -87,7 +88,7 @@ def test_region_code_must_be_six_ascii_digits(ctx: Flask, region: str) -> None:
 def test_empty_credit_class_means_unclassified(ctx: Flask) -> None:
     entity = add_entity(1, credit_class="C")
     db.session.commit()
-    service.update_entity(entity.id, credit_class="")
+    service.update_entity(entity.id, actor=None, credit_class="")
     db.session.commit()
     assert db.session.get(Entity, entity.id).credit_class is None  # type: ignore[union-attr]
 
@@ -105,11 +106,11 @@ def test_update_entity_checks_uniqueness_against_others_only(ctx: Flask) -> None
     second = add_entity(2)
     db.session.commit()
     # Saving its own USCC again is fine.
-    service.update_entity(first.id, uscc=uscc(1), name="改名后的公司")
+    service.update_entity(first.id, actor=None, uscc=uscc(1), name="改名后的公司")
     db.session.commit()
     assert db.session.get(Entity, first.id).name == "改名后的公司"  # type: ignore[union-attr]
     with pytest.raises(ValidationFailed) as info:
-        service.update_entity(second.id, uscc=uscc(1))
+        service.update_entity(second.id, actor=None, uscc=uscc(1))
     assert "uscc" in info.value.errors
 
 
@@ -117,20 +118,20 @@ def test_update_entity_refuses_unknown_fields(ctx: Flask) -> None:
     entity = add_entity(1)
     db.session.commit()
     with pytest.raises(ValidationFailed) as info:
-        service.update_entity(entity.id, id=99, secret="x")
+        service.update_entity(entity.id, actor=None, id=99, secret="x")
     assert set(info.value.errors) == {"id", "secret"}
 
 
 def test_deactivate_entity_sets_an_inactive_status(ctx: Flask) -> None:
     entity = add_entity(1)
     db.session.commit()
-    service.deactivate_entity(entity.id)
+    service.deactivate_entity(entity.id, actor=None)
     db.session.commit()
     assert db.session.get(Entity, entity.id).status == "deregistered"  # type: ignore[union-attr]
-    service.deactivate_entity(entity.id, "revoked")
+    service.deactivate_entity(entity.id, "revoked", actor=None)
     assert entity.status == "revoked"
     with pytest.raises(ValidationFailed):
-        service.deactivate_entity(entity.id, "active")
+        service.deactivate_entity(entity.id, "active", actor=None)
 
 
 def test_get_missing_entity_is_not_found(ctx: Flask) -> None:
@@ -239,6 +240,7 @@ def test_search_never_loads_all_rows(ctx: Flask) -> None:
 
 def test_create_inspector_splits_and_cleans_qualifications(dept: Department) -> None:
     inspector = service.create_inspector(
+        actor=None,
         name="张三",
         department_id=dept.id,
         certificate_no="14050019000001",
@@ -255,6 +257,7 @@ def test_qualifications_must_be_non_empty_texts(dept: Department, bad: object) -
         bad = 42
     with pytest.raises(ValidationFailed) as info:
         service.create_inspector(
+            actor=None,
             name="李四", department_id=dept.id, certificate_no="X1", region_code="140502", qualifications=bad  # type: ignore[arg-type]
         )
     assert list(info.value.errors) == ["qualifications"]
@@ -262,27 +265,27 @@ def test_qualifications_must_be_non_empty_texts(dept: Department, bad: object) -
 
 def test_inspector_department_must_exist_and_certificate_be_unique(dept: Department) -> None:
     with pytest.raises(ValidationFailed) as info:
-        service.create_inspector(name="王五", department_id=9999, certificate_no="C1", region_code="140502")
+        service.create_inspector(actor=None, name="王五", department_id=9999, certificate_no="C1", region_code="140502")
     assert "does not exist" in info.value.errors["department_id"][0]
-    service.create_inspector(name="王五", department_id=dept.id, certificate_no="C1", region_code="140502")
+    service.create_inspector(actor=None, name="王五", department_id=dept.id, certificate_no="C1", region_code="140502")
     db.session.commit()
     with pytest.raises(ValidationFailed) as info:
-        service.create_inspector(name="赵六", department_id=dept.id, certificate_no=" C1 ", region_code="140502")
+        service.create_inspector(actor=None, name="赵六", department_id=dept.id, certificate_no=" C1 ", region_code="140502")
     assert "certificate_no" in info.value.errors
 
 
 def test_inactive_department_takes_no_new_inspectors(dept: Department) -> None:
-    service.deactivate_department(dept.id)
+    service.deactivate_department(dept.id, actor=None)
     db.session.commit()
     with pytest.raises(ValidationFailed) as info:
-        service.create_inspector(name="王五", department_id=dept.id, certificate_no="C1", region_code="140502")
+        service.create_inspector(actor=None, name="王五", department_id=dept.id, certificate_no="C1", region_code="140502")
     assert "inactive" in info.value.errors["department_id"][0]
 
 
 def test_search_inspectors_by_qualification_and_text(dept: Department) -> None:
-    service.create_inspector(name="张三", department_id=dept.id, certificate_no="A-001", region_code="140502", qualifications=["食品", "价格"])
-    service.create_inspector(name="李四", department_id=dept.id, certificate_no="A-002", region_code="140581", qualifications=["食品安全"])
-    service.create_inspector(name="王五", department_id=dept.id, certificate_no="B-003", region_code="140502", active=False)
+    service.create_inspector(actor=None, name="张三", department_id=dept.id, certificate_no="A-001", region_code="140502", qualifications=["食品", "价格"])
+    service.create_inspector(actor=None, name="李四", department_id=dept.id, certificate_no="A-002", region_code="140581", qualifications=["食品安全"])
+    service.create_inspector(actor=None, name="王五", department_id=dept.id, certificate_no="B-003", region_code="140502", active=False)
     db.session.commit()
     # Exact element match: "食品安全" does not count as "食品".
     assert [i.name for i in service.search_inspectors(qualification="食品").items] == ["张三"]
@@ -292,9 +295,9 @@ def test_search_inspectors_by_qualification_and_text(dept: Department) -> None:
 
 
 def test_deactivate_inspector(dept: Department) -> None:
-    inspector = service.create_inspector(name="张三", department_id=dept.id, certificate_no="A-001", region_code="140502")
+    inspector = service.create_inspector(actor=None, name="张三", department_id=dept.id, certificate_no="A-001", region_code="140502")
     db.session.commit()
-    service.deactivate_inspector(inspector.id)
+    service.deactivate_inspector(inspector.id, actor=None)
     db.session.commit()
     assert service.get_inspector(inspector.id).active is False
 
@@ -303,14 +306,14 @@ def test_deactivate_inspector(dept: Department) -> None:
 
 
 def test_check_item_rules(dept: Department) -> None:
-    item = service.create_check_item(code="JC-01", category="食品", name="食品经营许可检查", department_id=dept.id, kind="key")
+    item = service.create_check_item(actor=None, code="JC-01", category="食品", name="食品经营许可检查", department_id=dept.id, kind="key")
     db.session.commit()
     assert item.kind == "key" and item.active
     with pytest.raises(ValidationFailed) as info:
-        service.create_check_item(code="JC-01", category="", name="", department_id=dept.id, kind="urgent")
+        service.create_check_item(actor=None, code="JC-01", category="", name="", department_id=dept.id, kind="urgent")
     assert set(info.value.errors) == {"code", "category", "name", "kind"}
-    service.update_check_item(item.id, method="实地核查")
-    service.deactivate_check_item(item.id)
+    service.update_check_item(item.id, actor=None, method="实地核查")
+    service.deactivate_check_item(item.id, actor=None)
     db.session.commit()
     stored = service.get_check_item(item.id)
     assert (stored.method, stored.active) == ("实地核查", False)
@@ -323,20 +326,20 @@ def test_check_item_rules(dept: Department) -> None:
 
 def test_department_rules(dept: Department) -> None:
     with pytest.raises(ValidationFailed) as info:
-        service.create_department(code="JC-SAMR", name="重复", region_code="1405")
+        service.create_department(actor=None, code="JC-SAMR", name="重复", region_code="1405")
     assert set(info.value.errors) == {"code", "region_code"}
-    child = service.create_department(code="JC-CQ", name="城区分局", region_code="140502", level="county", parent_id=dept.id)
+    child = service.create_department(actor=None, code="JC-CQ", name="城区分局", region_code="140502", level="county", parent_id=dept.id)
     db.session.commit()
     # A department may not become its own ancestor.
     with pytest.raises(ValidationFailed) as info:
-        service.update_department(dept.id, parent_id=child.id)
+        service.update_department(dept.id, actor=None, parent_id=child.id)
     assert "parent_id" in info.value.errors
     with pytest.raises(ValidationFailed):
-        service.update_department(dept.id, parent_id=dept.id)
+        service.update_department(dept.id, actor=None, parent_id=dept.id)
     with pytest.raises(ValidationFailed):
-        service.update_department(dept.id, level="galaxy")
+        service.update_department(dept.id, actor=None, level="galaxy")
     assert [d.code for d in service.search_departments("城区").items] == ["JC-CQ"]
-    service.deactivate_department(child.id)
+    service.deactivate_department(child.id, actor=None)
     db.session.commit()
     assert [d.code for d in service.list_departments()] == ["JC-SAMR"]
     assert service.get_department_by_code("JC-CQ").active is False

@@ -76,7 +76,7 @@ def test_service_stores_lowercase_input_upper_cased(ctx) -> None:  # type: ignor
     from app.directory.service import create_entity, get_entity_by_uscc
     from app.extensions import db
 
-    entity = create_entity(uscc=" 91350100m000100y43 ", name="福州示例有限公司", region_code="350100")
+    entity = create_entity(actor=None, uscc=" 91350100m000100y43 ", name="福州示例有限公司", region_code="350100")
     db.session.commit()
     assert entity.uscc == KNOWN_GOOD
     assert get_entity_by_uscc("91350100m000100y43").id == entity.id
@@ -86,5 +86,5 @@ def test_service_refuses_a_wrong_check_character(ctx) -> None:  # type: ignore[n
     from app.directory.service import create_entity
 
     with pytest.raises(ValidationFailed) as info:
-        create_entity(uscc=KNOWN_GOOD[:17] + "4", name="X", region_code="350100")
+        create_entity(actor=None, uscc=KNOWN_GOOD[:17] + "4", name="X", region_code="350100")
     assert list(info.value.errors) == ["uscc"]

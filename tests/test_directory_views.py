@@ -35,7 +35,7 @@ def inspector_client(make_user, login_as) -> FlaskClient:  # type: ignore[no-unt
 @pytest.fixture
 def entity_id(app: Flask) -> int:
     with app.test_request_context():
-        entity = service.create_entity(uscc=uscc(1), name="晋城示例食品有限公司", region_code="140502", industry="食品销售")
+        entity = service.create_entity(actor=None, uscc=uscc(1), name="晋城示例食品有限公司", region_code="140502", industry="食品销售")
         db.session.commit()
         return entity.id
 
@@ -45,7 +45,7 @@ def dept_id(app: Flask) -> int:
     with app.test_request_context():
         dept = db.session.scalar(select(Department).where(Department.code == "JC-SAMR"))
         if dept is None:
-            dept = service.create_department(code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
+            dept = service.create_department(actor=None, code="JC-SAMR", name="晋城市市场监督管理局", region_code="140500")
             db.session.commit()
         return dept.id
 
@@ -93,8 +93,8 @@ def test_user_without_roles_is_refused(app: Flask, make_user, login_as) -> None:
 
 def test_search_and_filter(app: Flask, inspector_client: FlaskClient) -> None:
     with app.test_request_context():
-        service.create_entity(uscc=uscc(1), name="凤台食品店", region_code="140502", credit_class="D")
-        service.create_entity(uscc=uscc(2), name="泽州建材公司", region_code="140525", credit_class="A")
+        service.create_entity(actor=None, uscc=uscc(1), name="凤台食品店", region_code="140502", credit_class="D")
+        service.create_entity(actor=None, uscc=uscc(2), name="泽州建材公司", region_code="140525", credit_class="A")
         db.session.commit()
     page = inspector_client.get("/directory/entities?q=食品").get_data(as_text=True)
     assert "凤台食品店" in page and "泽州建材公司" not in page
@@ -110,7 +110,7 @@ def test_search_and_filter(app: Flask, inspector_client: FlaskClient) -> None:
 def test_pagination_keeps_the_filters(app: Flask, inspector_client: FlaskClient) -> None:
     with app.test_request_context():
         for n in range(app.config["PAGE_SIZE"] + 5):
-            service.create_entity(uscc=uscc(n), name=f"公司{n:03d}", region_code="140502", industry="建材")
+            service.create_entity(actor=None, uscc=uscc(n), name=f"公司{n:03d}", region_code="140502", industry="建材")
         db.session.commit()
     first = inspector_client.get("/directory/entities?industry=建材").get_data(as_text=True)
     assert first.count('href="/directory/entities/') == app.config["PAGE_SIZE"]
@@ -122,7 +122,7 @@ def test_pagination_keeps_the_filters(app: Flask, inspector_client: FlaskClient)
 
 def test_user_html_is_escaped(app: Flask, inspector_client: FlaskClient) -> None:
     with app.test_request_context():
-        entity = service.create_entity(uscc=uscc(1), name="<script>alert(1)</script>", region_code="140502")
+        entity = service.create_entity(actor=None, uscc=uscc(1), name="<script>alert(1)</script>", region_code="140502")
         db.session.commit()
         entity_id = entity.id
     for path in ("/directory/entities", f"/directory/entities/{entity_id}"):
@@ -287,8 +287,8 @@ def test_editor_pages_render_with_csrf_tokens(
     app: Flask, coordinator: FlaskClient, entity_id: int, dept_id: int, csrf_on: None
 ) -> None:
     with app.test_request_context():
-        inspector = service.create_inspector(name="张三", department_id=dept_id, certificate_no="C-1", region_code="140502")
-        item = service.create_check_item(code="SC-1", category="食品", name="经营条件", department_id=dept_id)
+        inspector = service.create_inspector(actor=None, name="张三", department_id=dept_id, certificate_no="C-1", region_code="140502")
+        item = service.create_check_item(actor=None, code="SC-1", category="食品", name="经营条件", department_id=dept_id)
         db.session.commit()
         inspector_id, item_id = inspector.id, item.id
     for path in (

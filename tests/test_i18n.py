@@ -114,7 +114,7 @@ def test_service_messages_follow_the_page_language(app: Flask) -> None:
 
     with app.test_request_context("/"):
         with pytest.raises(ValidationFailed) as info:
-            service.create_entity(uscc="123", name="", region_code="1405")
+            service.create_entity(actor=None, uscc="123", name="", region_code="1405")
         # Lazy until shown: the same error reads in either language.
         assert info.value.messages()["uscc"] == ["应为18位，实际为3位"]
         assert "必填" in info.value.message

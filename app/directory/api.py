@@ -81,7 +81,7 @@ def list_entities(args: dict[str, Any]) -> service.Page[Entity]:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def create_entity(data: dict[str, Any]) -> Entity:
     """Add an entity."""
-    return _committed(service.create_entity(**data))
+    return _committed(service.create_entity(actor=current_user, **data))
 
 
 @blp.get("/entities/<int:entity_id>")
@@ -100,7 +100,7 @@ def get_entity(entity_id: int) -> Entity:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def update_entity(data: dict[str, Any], entity_id: int) -> Entity:
     """Change some fields of an entity."""
-    return _committed(service.update_entity(entity_id, **data))
+    return _committed(service.update_entity(entity_id, actor=current_user, **data))
 
 
 @blp.post("/entities/<int:entity_id>/deactivate")
@@ -109,7 +109,7 @@ def update_entity(data: dict[str, Any], entity_id: int) -> Entity:
 @blp.response(200, EntitySchema)
 def deactivate_entity(data: dict[str, Any], entity_id: int) -> Entity:
     """Take an entity out of the pool by giving it a non-active status (default: deregistered)."""
-    return _committed(service.deactivate_entity(entity_id, **data))
+    return _committed(service.deactivate_entity(entity_id, actor=current_user, **data))
 
 
 @blp.post("/entities/import")
@@ -141,7 +141,7 @@ def list_inspectors(args: dict[str, Any]) -> service.Page[Inspector]:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def create_inspector(data: dict[str, Any]) -> Inspector:
     """Add an inspector."""
-    return _committed(service.create_inspector(**data))
+    return _committed(service.create_inspector(actor=current_user, **data))
 
 
 @blp.get("/inspectors/<int:inspector_id>")
@@ -160,7 +160,7 @@ def get_inspector(inspector_id: int) -> Inspector:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def update_inspector(data: dict[str, Any], inspector_id: int) -> Inspector:
     """Change some fields of an inspector."""
-    return _committed(service.update_inspector(inspector_id, **data))
+    return _committed(service.update_inspector(inspector_id, actor=current_user, **data))
 
 
 @blp.post("/inspectors/<int:inspector_id>/deactivate")
@@ -168,7 +168,7 @@ def update_inspector(data: dict[str, Any], inspector_id: int) -> Inspector:
 @blp.response(200, InspectorSchema)
 def deactivate_inspector(inspector_id: int) -> Inspector:
     """Take an inspector out of future draws."""
-    return _committed(service.deactivate_inspector(inspector_id))
+    return _committed(service.deactivate_inspector(inspector_id, actor=current_user))
 
 
 @blp.post("/inspectors/import")
@@ -200,7 +200,7 @@ def list_check_items(args: dict[str, Any]) -> service.Page[CheckItem]:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def create_check_item(data: dict[str, Any]) -> CheckItem:
     """Add a check item."""
-    return _committed(service.create_check_item(**data))
+    return _committed(service.create_check_item(actor=current_user, **data))
 
 
 @blp.get("/check-items/<int:item_id>")
@@ -219,7 +219,7 @@ def get_check_item(item_id: int) -> CheckItem:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def update_check_item(data: dict[str, Any], item_id: int) -> CheckItem:
     """Change some fields of a check item."""
-    return _committed(service.update_check_item(item_id, **data))
+    return _committed(service.update_check_item(item_id, actor=current_user, **data))
 
 
 @blp.post("/check-items/<int:item_id>/deactivate")
@@ -227,7 +227,7 @@ def update_check_item(data: dict[str, Any], item_id: int) -> CheckItem:
 @blp.response(200, CheckItemSchema)
 def deactivate_check_item(item_id: int) -> CheckItem:
     """Take a check item off the list."""
-    return _committed(service.deactivate_check_item(item_id))
+    return _committed(service.deactivate_check_item(item_id, actor=current_user))
 
 
 @blp.post("/check-items/import")
@@ -259,7 +259,7 @@ def list_departments(args: dict[str, Any]) -> service.Page[Department]:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def create_department(data: dict[str, Any]) -> Department:
     """Add a department."""
-    return _committed(service.create_department(**data))
+    return _committed(service.create_department(actor=current_user, **data))
 
 
 @blp.get("/departments/<int:department_id>")
@@ -278,7 +278,7 @@ def get_department(department_id: int) -> Department:
 @blp.alt_response(422, schema=DomainErrorSchema)
 def update_department(data: dict[str, Any], department_id: int) -> Department:
     """Change some fields of a department."""
-    return _committed(service.update_department(department_id, **data))
+    return _committed(service.update_department(department_id, actor=current_user, **data))
 
 
 @blp.post("/departments/<int:department_id>/deactivate")
@@ -286,4 +286,4 @@ def update_department(data: dict[str, Any], department_id: int) -> Department:
 @blp.response(200, DepartmentSchema)
 def deactivate_department(department_id: int) -> Department:
     """Mark a department inactive."""
-    return _committed(service.deactivate_department(department_id))
+    return _committed(service.deactivate_department(department_id, actor=current_user))

@@ -8,9 +8,14 @@ Validation happens here, at the boundary: ``clean_*`` functions check the shape 
 the values without touching the database (the importer calls them for every row),
 and the ``create_*`` / ``update_*`` functions add the checks that need the database
 (uniqueness, existing departments).
+
+The single-record writers also append an audit entry naming ``actor`` (None for a script)
+when, and only when, they changed something. Bulk paths (the importer, the demo loader)
+do not call them and write one entry for the whole batch instead.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +47,9 @@ from app.directory.models import (
     ItemKind,
 )
 from app.directory.uscc import ALPHABET, check_character, normalize_uscc, uscc_error
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 # Who may do what: every staff role may read (STAFF_ROLES, re-exported here); the directory
 # is maintained by administrators and draw coordinators only, because a wrong entry silently
@@ -508,6 +516,67 @@ def _validated(
     return values
 
 
+# --------------------------------------------------------------------------- audit
+
+# The longest value an audit entry holds as it is (as JSON text, in characters). A longer one
+# (a legal basis, a plan's notes) is recorded by its length and a hash: the log must stay
+# small, and it is not meant to be a second copy of the records.
+AUDIT_VALUE_LIMIT = 200
+
+
+def audit_value(value: Any) -> Any:
+    """``value`` as an audit entry shows it: dates as ISO text, long values summarised."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) > AUDIT_VALUE_LIMIT:
+        # The hash tells two versions of the same length apart and can be checked against a copy.
+        return {"chars": len(text), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}
+    return value
+
+
+def audit_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of ``values`` through ``audit_value``."""
+    return {key: audit_value(value) for key, value in values.items()}
+
+
+def audit_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for every field of ``after`` whose value differs from ``before``."""
+    return {
+        key: [audit_value(before.get(key)), audit_value(value)]
+        for key, value in after.items()
+        if before.get(key) != value
+    }
+
+
+def _snapshot(obj: Any, fields: Sequence[str]) -> dict[str, Any]:
+    return {field: getattr(obj, field) for field in fields}
+
+
+def _audit(action: str, actor: User | None, subject_type: str, obj: Any, details: dict[str, Any]) -> None:
+    """One entry about ``obj`` in the caller's transaction, after the write it describes was flushed."""
+    # Imported here: app.audit.service imports this module (for paginate).
+    from app.audit import service as audit
+
+    audit.record(f"directory.{action}", actor=actor, subject_type=subject_type, subject_id=obj.id, details=details)
+
+
+def _audit_update(
+    action: str, actor: User | None, subject_type: str, obj: Any, key: str, before: Mapping[str, Any]
+) -> None:
+    """Record what an update changed in ``obj``; nothing at all when nothing changed.
+
+    ``key`` names the field that identifies the record to a person (USCC, certificate, code).
+    """
+    changes = audit_changes(before, _snapshot(obj, list(before)))
+    if changes:
+        _audit(action, actor, subject_type, obj, {key: getattr(obj, key), "changes": changes})
+
+
+def _audit_created(action: str, actor: User | None, subject_type: str, obj: Any, key: str, fields: Sequence[str]) -> None:
+    _audit(action, actor, subject_type, obj, {key: getattr(obj, key), "values": audit_values(_snapshot(obj, fields))})
+
+
 # --------------------------------------------------------------------------- departments
 
 
@@ -581,6 +650,7 @@ def _department_db_checks(current: Department | None) -> Callable[[dict[str, Any
 
 def create_department(
     *,
+    actor: User | None,
     code: str,
     name: str,
     region_code: str,
@@ -588,29 +658,34 @@ def create_department(
     parent_id: int | None = None,
     active: bool = True,
 ) -> Department:
-    """Add a department; the caller commits."""
+    """Add a department, audited as ``actor``'s; the caller commits."""
     data = {"code": code, "name": name, "region_code": region_code, "level": level, "parent_id": parent_id, "active": active}
     values = _validated(clean_department, data, False, _department_db_checks(None))
     department = Department(**values)
     db.session.add(department)
     _flush(lambda: _l("a department with code %(code)s was saved at the same time; try again", code=values["code"]))
+    _audit_created("department_created", actor, "department", department, "code", DEPARTMENT_FIELDS)
     return department
 
 
-def update_department(department_id: int, **changes: Any) -> Department:
-    """Change some fields of a department (any of DEPARTMENT_FIELDS); the caller commits."""
+def update_department(department_id: int, *, actor: User | None, **changes: Any) -> Department:
+    """Change some fields of a department (any of DEPARTMENT_FIELDS), audited if any changed; the caller commits."""
     department = get_department(department_id)
     values = _validated(clean_department, changes, True, _department_db_checks(department))
+    before = _snapshot(department, list(values))
     _apply(department, values)
     _flush(lambda: _l("a department with this code was saved at the same time; try again"))
+    _audit_update("department_updated", actor, "department", department, "code", before)
     return department
 
 
-def deactivate_department(department_id: int) -> Department:
-    """Mark a department inactive (kept for history); the caller commits."""
+def deactivate_department(department_id: int, *, actor: User | None) -> Department:
+    """Mark a department inactive (kept for history), audited unless it already was; the caller commits."""
     department = get_department(department_id)
+    before = _snapshot(department, ["active"])
     department.active = False
     db.session.flush()
+    _audit_update("department_deactivated", actor, "department", department, "code", before)
     return department
 
 
@@ -669,6 +744,7 @@ def _check_item_db_checks(current: CheckItem | None) -> Callable[[dict[str, Any]
 
 def create_check_item(
     *,
+    actor: User | None,
     code: str,
     category: str,
     name: str,
@@ -679,7 +755,7 @@ def create_check_item(
     legal_basis: str = "",
     active: bool = True,
 ) -> CheckItem:
-    """Add a line to the check-item list; the caller commits."""
+    """Add a line to the check-item list, audited as ``actor``'s; the caller commits."""
     data = {
         "code": code,
         "category": category,
@@ -695,23 +771,28 @@ def create_check_item(
     item = CheckItem(**values)
     db.session.add(item)
     _flush(lambda: _l("a check item with code %(code)s was saved at the same time; try again", code=values["code"]))
+    _audit_created("check_item_created", actor, "check_item", item, "code", CHECK_ITEM_FIELDS)
     return item
 
 
-def update_check_item(item_id: int, **changes: Any) -> CheckItem:
-    """Change some fields of a check item (any of CHECK_ITEM_FIELDS); the caller commits."""
+def update_check_item(item_id: int, *, actor: User | None, **changes: Any) -> CheckItem:
+    """Change some fields of a check item (any of CHECK_ITEM_FIELDS), audited if any changed; the caller commits."""
     item = get_check_item(item_id)
     values = _validated(clean_check_item, changes, True, _check_item_db_checks(item))
+    before = _snapshot(item, list(values))
     _apply(item, values)
     _flush(lambda: _l("a check item with this code was saved at the same time; try again"))
+    _audit_update("check_item_updated", actor, "check_item", item, "code", before)
     return item
 
 
-def deactivate_check_item(item_id: int) -> CheckItem:
-    """Take a check item off the list (kept for history); the caller commits."""
+def deactivate_check_item(item_id: int, *, actor: User | None) -> CheckItem:
+    """Take a check item off the list (kept for history), audited unless it already was; the caller commits."""
     item = get_check_item(item_id)
+    before = _snapshot(item, ["active"])
     item.active = False
     db.session.flush()
+    _audit_update("check_item_deactivated", actor, "check_item", item, "code", before)
     return item
 
 
@@ -851,6 +932,7 @@ def _entity_db_checks(current: Entity | None) -> Callable[[dict[str, Any], Error
 
 def create_entity(
     *,
+    actor: User | None,
     uscc: str,
     name: str,
     region_code: str,
@@ -864,7 +946,7 @@ def create_entity(
     status: str = EntityStatus.ACTIVE.value,
     registered_on: date | str | None = None,
 ) -> Entity:
-    """Add an entity to the directory; the caller commits."""
+    """Add an entity to the directory, audited as ``actor``'s; the caller commits."""
     data = {
         "uscc": uscc,
         "name": name,
@@ -883,31 +965,43 @@ def create_entity(
     entity = Entity(**values)
     db.session.add(entity)
     _flush(lambda: _l("an entity with USCC %(code)s was saved at the same time; try again", code=values["uscc"]))
+    _audit_created("entity_created", actor, "entity", entity, "uscc", ENTITY_FIELDS)
     return entity
 
 
-def update_entity(entity_id: int, **changes: Any) -> Entity:
-    """Change some fields of an entity (any of ENTITY_FIELDS); the caller commits."""
+def update_entity(entity_id: int, *, actor: User | None, **changes: Any) -> Entity:
+    """Change some fields of an entity (any of ENTITY_FIELDS), audited if any changed; the caller commits.
+
+    A change of credit class shows in the entry as ``changes.credit_class: [old, new]``
+    (None meaning unclassified): it changes an entity's odds in every stratified draw.
+    """
     entity = get_entity(entity_id)
     values = _validated(clean_entity, changes, True, _entity_db_checks(entity))
+    before = _snapshot(entity, list(values))
     _apply(entity, values)
     _flush(lambda: _l("an entity with this USCC was saved at the same time; try again"))
+    _audit_update("entity_updated", actor, "entity", entity, "uscc", before)
     return entity
 
 
 INACTIVE_STATUSES: tuple[str, ...] = tuple(s.value for s in EntityStatus if s is not EntityStatus.ACTIVE)
 
 
-def deactivate_entity(entity_id: int, status: str = EntityStatus.DEREGISTERED.value) -> Entity:
+def deactivate_entity(
+    entity_id: int, status: str = EntityStatus.DEREGISTERED.value, *, actor: User | None
+) -> Entity:
     """Take an entity out of the pool by giving it a non-active status; the caller commits.
 
-    Entities are never deleted: past draws and results refer to them.
+    Audited unless the entity already had that status. Entities are never deleted: past
+    draws and results refer to them.
     """
     if status not in INACTIVE_STATUSES:
         raise ValidationFailed({"status": [_l("must be one of: %(choices)s", choices=", ".join(INACTIVE_STATUSES))]})
     entity = get_entity(entity_id)
+    before = _snapshot(entity, ["status"])
     entity.status = status
     db.session.flush()
+    _audit_update("entity_deactivated", actor, "entity", entity, "uscc", before)
     return entity
 
 
@@ -978,6 +1072,7 @@ def _inspector_db_checks(current: Inspector | None) -> Callable[[dict[str, Any],
 
 def create_inspector(
     *,
+    actor: User | None,
     name: str,
     department_id: int,
     certificate_no: str,
@@ -986,7 +1081,7 @@ def create_inspector(
     qualifications: Sequence[str] | str = (),
     active: bool = True,
 ) -> Inspector:
-    """Add an inspector to the directory; the caller commits.
+    """Add an inspector to the directory, audited as ``actor``'s; the caller commits.
 
     ``qualifications`` is a list of non-empty texts, or one text separated by ``;`` or ``、``.
     """
@@ -1003,21 +1098,26 @@ def create_inspector(
     inspector = Inspector(**values)
     db.session.add(inspector)
     _flush(lambda: _l("an inspector with certificate number %(no)s was saved at the same time; try again", no=values["certificate_no"]))
+    _audit_created("inspector_created", actor, "inspector", inspector, "certificate_no", INSPECTOR_FIELDS)
     return inspector
 
 
-def update_inspector(inspector_id: int, **changes: Any) -> Inspector:
-    """Change some fields of an inspector (any of INSPECTOR_FIELDS); the caller commits."""
+def update_inspector(inspector_id: int, *, actor: User | None, **changes: Any) -> Inspector:
+    """Change some fields of an inspector (any of INSPECTOR_FIELDS), audited if any changed; the caller commits."""
     inspector = get_inspector(inspector_id)
     values = _validated(clean_inspector, changes, True, _inspector_db_checks(inspector))
+    before = _snapshot(inspector, list(values))
     _apply(inspector, values)
     _flush(lambda: _l("an inspector with this certificate number was saved at the same time; try again"))
+    _audit_update("inspector_updated", actor, "inspector", inspector, "certificate_no", before)
     return inspector
 
 
-def deactivate_inspector(inspector_id: int) -> Inspector:
-    """Take an inspector out of future draws (kept for history); the caller commits."""
+def deactivate_inspector(inspector_id: int, *, actor: User | None) -> Inspector:
+    """Take an inspector out of future draws (kept for history), audited unless already out; the caller commits."""
     inspector = get_inspector(inspector_id)
+    before = _snapshot(inspector, ["active"])
     inspector.active = False
     db.session.flush()
+    _audit_update("inspector_deactivated", actor, "inspector", inspector, "certificate_no", before)
     return inspector

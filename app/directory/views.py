@@ -205,7 +205,7 @@ def entity_new() -> Rendered:
     form = EntityForm()
     done = _save(
         form,
-        lambda: service.create_entity(**_data(form, service.ENTITY_FIELDS)),
+        lambda: service.create_entity(actor=current_user, **_data(form, service.ENTITY_FIELDS)),
         lambda e: url_for(".entity_detail", entity_id=e.id),
         _("Entity added."),
     )
@@ -220,7 +220,7 @@ def entity_edit(entity_id: int) -> Rendered:
     form = EntityForm(obj=entity)
     done = _save(
         form,
-        lambda: service.update_entity(entity_id, **_data(form, service.ENTITY_FIELDS)),
+        lambda: service.update_entity(entity_id, actor=current_user, **_data(form, service.ENTITY_FIELDS)),
         lambda e: url_for(".entity_detail", entity_id=e.id),
         _("Entity saved."),
     )
@@ -234,7 +234,7 @@ def entity_deactivate(entity_id: int) -> Rendered:
     form = EntityDeactivateForm()
     return _deactivate(
         form,
-        lambda: service.deactivate_entity(entity_id, form.status.data),
+        lambda: service.deactivate_entity(entity_id, form.status.data, actor=current_user),
         url_for(".entity_detail", entity_id=entity_id),
         _("Entity taken out of the directory."),
     )
@@ -290,7 +290,7 @@ def inspector_new() -> Rendered:
     form.department_id.choices = _department_choices()
     done = _save(
         form,
-        lambda: service.create_inspector(**_data(form, service.INSPECTOR_FIELDS)),
+        lambda: service.create_inspector(actor=current_user, **_data(form, service.INSPECTOR_FIELDS)),
         lambda i: url_for(".inspector_detail", inspector_id=i.id),
         _("Inspector added."),
     )
@@ -308,7 +308,7 @@ def inspector_edit(inspector_id: int) -> Rendered:
         form.qualifications.data = "; ".join(inspector.qualifications or [])
     done = _save(
         form,
-        lambda: service.update_inspector(inspector_id, **_data(form, service.INSPECTOR_FIELDS)),
+        lambda: service.update_inspector(inspector_id, actor=current_user, **_data(form, service.INSPECTOR_FIELDS)),
         lambda i: url_for(".inspector_detail", inspector_id=i.id),
         _("Inspector saved."),
     )
@@ -321,7 +321,7 @@ def inspector_deactivate(inspector_id: int) -> Rendered:
     """Deactivate an inspector."""
     return _deactivate(
         DeactivateForm(),
-        lambda: service.deactivate_inspector(inspector_id),
+        lambda: service.deactivate_inspector(inspector_id, actor=current_user),
         url_for(".inspector_detail", inspector_id=inspector_id),
         _("Inspector deactivated."),
     )
@@ -376,7 +376,7 @@ def check_item_new() -> Rendered:
     form.department_id.choices = _department_choices()
     done = _save(
         form,
-        lambda: service.create_check_item(**_data(form, service.CHECK_ITEM_FIELDS)),
+        lambda: service.create_check_item(actor=current_user, **_data(form, service.CHECK_ITEM_FIELDS)),
         lambda i: url_for(".check_item_detail", item_id=i.id),
         _("Check item added."),
     )
@@ -392,7 +392,7 @@ def check_item_edit(item_id: int) -> Rendered:
     form.department_id.choices = _department_choices(item.department_id)
     done = _save(
         form,
-        lambda: service.update_check_item(item_id, **_data(form, service.CHECK_ITEM_FIELDS)),
+        lambda: service.update_check_item(item_id, actor=current_user, **_data(form, service.CHECK_ITEM_FIELDS)),
         lambda i: url_for(".check_item_detail", item_id=i.id),
         _("Check item saved."),
     )
@@ -405,7 +405,7 @@ def check_item_deactivate(item_id: int) -> Rendered:
     """Take a check item off the list."""
     return _deactivate(
         DeactivateForm(),
-        lambda: service.deactivate_check_item(item_id),
+        lambda: service.deactivate_check_item(item_id, actor=current_user),
         url_for(".check_item_detail", item_id=item_id),
         _("Check item deactivated."),
     )
@@ -465,7 +465,7 @@ def department_new() -> Rendered:
     form.parent_id.choices = _parent_choices(None)
     done = _save(
         form,
-        lambda: service.create_department(**_data(form, service.DEPARTMENT_FIELDS)),
+        lambda: service.create_department(actor=current_user, **_data(form, service.DEPARTMENT_FIELDS)),
         lambda d: url_for(".department_detail", department_id=d.id),
         _("Department added."),
     )
@@ -481,7 +481,7 @@ def department_edit(department_id: int) -> Rendered:
     form.parent_id.choices = _parent_choices(department)
     done = _save(
         form,
-        lambda: service.update_department(department_id, **_data(form, service.DEPARTMENT_FIELDS)),
+        lambda: service.update_department(department_id, actor=current_user, **_data(form, service.DEPARTMENT_FIELDS)),
         lambda d: url_for(".department_detail", department_id=d.id),
         _("Department saved."),
     )
@@ -494,7 +494,7 @@ def department_deactivate(department_id: int) -> Rendered:
     """Deactivate a department."""
     return _deactivate(
         DeactivateForm(),
-        lambda: service.deactivate_department(department_id),
+        lambda: service.deactivate_department(department_id, actor=current_user),
         url_for(".department_detail", department_id=department_id),
         _("Department deactivated."),
     )

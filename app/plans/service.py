@@ -3,6 +3,10 @@
 The lifecycle itself lives in ``bpmn/plan_approval.bpmn``; this module only
 provides what the diagram calls: the validators of its task forms and the
 handlers of its service tasks, plus the drafting operations on plan rows.
+
+Every drafting operation is audited under the plan (subject ``plan``, the plan's id),
+next to the entries the workflow writes for the same plan; an edit that changes
+nothing writes no entry.
 """
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.audit import service as audit
 from app.auth.models import User
 from app.auth.roles import Role
 from app.db import utcnow
 from app.directory.models import CheckItem, Department, EntityKind, EntityScale
+from app.directory.service import audit_changes, audit_values
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.i18n import lazy_format
@@ -33,6 +39,14 @@ EDITABLE_STATUSES = {PlanStatus.DRAFT, PlanStatus.RETURNED}
 # strings (any of them); region codes match as prefixes of the administrative hierarchy
 # (a city's 140500 covers its counties 1405xx); registered_until is an ISO date.
 FILTER_KEYS = ("kind", "industry", "region_code", "scale", "station", "credit_class", "registered_until")
+# What an audit entry shows of a plan and of a task: their columns, and the task's
+# relationships as sorted ids (see _task_snapshot).
+PLAN_AUDIT_FIELDS = ("code", "title", "year", "department_id", "notes")
+TASK_AUDIT_COLUMNS = (
+    "seq", "code", "name", "targeted", "scope", "entity_filters", "quota_kind", "ratio", "count", "credit_ratios",
+    "credit_rule", "window_start", "window_end", "lead_department_id", "mode", "method", "team_size",
+    "required_qualifications", "cross_station", "case_cap",
+)
 
 
 @dataclass
@@ -41,6 +55,22 @@ class PlanPage:
     total: int
     page: int
     per_page: int
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+def _audit(action: str, user: User, plan: Plan, details: dict[str, Any]) -> None:
+    """One entry about ``plan`` in the current transaction (the caller commits)."""
+    audit.record(f"plan.{action}", actor=user, subject_type=SUBJECT_TYPE, subject_id=plan.id,
+                 details={"code": plan.code} | details)
+
+
+def _task_snapshot(task: SpotCheckTask) -> dict[str, Any]:
+    values = {field: getattr(task, field) for field in TASK_AUDIT_COLUMNS}
+    values["joint_department_ids"] = sorted(d.id for d in task.joint_departments)
+    values["check_item_ids"] = sorted(i.id for i in task.check_items)
+    return values
 
 
 # --- drafting -----------------------------------------------------------------------------
@@ -67,6 +97,7 @@ def create_plan(drafter: User, *, code: str, title: str, year: int, department_i
     plan = Plan(code=code, title=title, year=year, department_id=department_id, drafter_id=drafter.id, notes=notes)
     db.session.add(plan)
     db.session.flush()
+    _audit("created", drafter, plan, {"values": audit_values({f: getattr(plan, f) for f in PLAN_AUDIT_FIELDS})})
     instance = engine.start_process(
         PROCESS_ID,
         subject_type=SUBJECT_TYPE,
@@ -118,7 +149,11 @@ def update_plan(plan_id: int, user: User, *, title: str, notes: str = "") -> Pla
     _editable_by(plan, user)
     if not title.strip():
         raise ValidationFailed({"title": [_l("required")]})
+    before = {"title": plan.title, "notes": plan.notes}
     plan.title, plan.notes = title.strip(), notes
+    changes = audit_changes(before, {"title": plan.title, "notes": plan.notes})
+    if changes:
+        _audit("updated", user, plan, {"changes": changes})
     db.session.commit()
     return plan
 
@@ -276,6 +311,9 @@ def add_task(plan_id: int, user: User, raw: dict[str, Any]) -> SpotCheckTask:
     seq = (db.session.scalar(select(func.max(SpotCheckTask.seq)).where(SpotCheckTask.plan_id == plan.id)) or 0) + 1
     task = SpotCheckTask(plan_id=plan.id, seq=int(raw.get("seq") or seq), **values)
     db.session.add(task)
+    db.session.flush()
+    _audit("task_added", user, plan, {"task_id": task.id, "task_code": task.code,
+                                       "values": audit_values(_task_snapshot(task))})
     db.session.commit()
     return task
 
@@ -292,8 +330,13 @@ def update_task(plan_id: int, task_id: int, user: User, raw: dict[str, Any]) -> 
     plan = get_plan(plan_id)
     _editable_by(plan, user)
     task = get_task(plan_id, task_id)
-    for key, value in clean_task_fields(plan, raw, task_id=task.id).items():
+    values = clean_task_fields(plan, raw, task_id=task.id)
+    before = _task_snapshot(task)
+    for key, value in values.items():
         setattr(task, key, value)
+    changes = audit_changes(before, _task_snapshot(task))
+    if changes:
+        _audit("task_updated", user, plan, {"task_id": task.id, "task_code": task.code, "changes": changes})
     db.session.commit()
     return task
 
@@ -302,7 +345,11 @@ def delete_task(plan_id: int, task_id: int, user: User) -> None:
     """Remove a task from a draft; commits."""
     plan = get_plan(plan_id)
     _editable_by(plan, user)
-    db.session.delete(get_task(plan_id, task_id))
+    task = get_task(plan_id, task_id)
+    # What was removed, since the row itself is gone afterwards.
+    _audit("task_deleted", user, plan, {"task_id": task.id, "task_code": task.code,
+                                       "values": audit_values(_task_snapshot(task))})
+    db.session.delete(task)
     db.session.commit()
 
 
