@@ -35,6 +35,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.i18n import lazy_text as _l
 from app.plans.models import Plan, SpotCheckTask
+from app.compliance.sql import of_plan_year
 from app.referrals.models import Referral
 from workflows.models import ProcessEvent, ProcessInstance
 from workflows.specs import library
@@ -78,10 +79,7 @@ def _case_instances(year: int | None) -> Select:
         .join(InspectionCase, InspectionCase.id == ProcessInstance.subject_id)
         .where(ProcessInstance.process_id == "inspection_case", ProcessInstance.subject_type == "inspection_case")
     )
-    if year is not None:
-        query = (query.join(SpotCheckTask, SpotCheckTask.id == InspectionCase.spot_check_task_id)
-                 .join(Plan, Plan.id == SpotCheckTask.plan_id).where(Plan.year == year))
-    return query
+    return of_plan_year(query, year) if year is not None else query
 
 
 def _plan_instances(year: int | None) -> Select:
@@ -112,10 +110,7 @@ def _referral_instances(year: int | None) -> Select:
         .join(InspectionCase, InspectionCase.id == Referral.case_id)
         .where(ProcessInstance.process_id == "referral", ProcessInstance.subject_type == "referral")
     )
-    if year is not None:
-        query = (query.join(SpotCheckTask, SpotCheckTask.id == InspectionCase.spot_check_task_id)
-                 .join(Plan, Plan.id == SpotCheckTask.plan_id).where(Plan.year == year))
-    return query
+    return of_plan_year(query, year) if year is not None else query
 
 
 PROCESSES: dict[str, ProcessLog] = {

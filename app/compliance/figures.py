@@ -186,6 +186,16 @@ def _case_counts(year: int, numerator: Any, denominator: Any, dimensions: Iterab
     return (int(total[0]), int(total[1])), groups
 
 
+
+def _case_figure(code: str, title: Any, definition: Any, year: int, labels: _Labels, target: Decimal | None,
+                 numerator: Any, denominator: Any, breakdowns: bool) -> Figure:
+    """A figure counted over the year's cases by ``_case_counts``, with its breakdowns."""
+    (num, den), groups = _case_counts(year, numerator, denominator, DIMENSIONS if breakdowns else ())
+    figure = Figure(code, title, definition, target, FigureRow("total", str(year), num, den, target))
+    for dimension, counts in groups.items():
+        figure.breakdowns[dimension] = _rows(dimension, counts, labels, target)
+    return figure
+
 # --- the figures --------------------------------------------------------------------------------
 
 
@@ -322,13 +332,9 @@ def results_on_time(year: int, labels: _Labels, target: Decimal | None, breakdow
     denominator = or_(InspectionCase.results_entered_at.is_not(None), InspectionCase.marked_late_at.is_not(None),
                       InspectionCase.results_due_on < today)
     numerator = and_(InspectionCase.results_entered_at.is_not(None), InspectionCase.results_on_time.is_(True))
-    (num, den), groups = _case_counts(year, numerator, denominator, DIMENSIONS if breakdowns else ())
-    figure = Figure("results_on_time", _l("Results entered on time"),
-                    _l("Cases entered within 7 working days / cases entered or overdue"), target,
-                    FigureRow("total", str(year), num, den, target))
-    for dimension, counts in groups.items():
-        figure.breakdowns[dimension] = _rows(dimension, counts, labels, target)
-    return figure
+    return _case_figure("results_on_time", _l("Results entered on time"),
+                        _l("Cases entered within 7 working days / cases entered or overdue"),
+                        year, labels, target, numerator, denominator, breakdowns)
 
 
 def results_published(year: int, labels: _Labels, target: Decimal | None, breakdowns: bool = True) -> Figure:
@@ -341,13 +347,9 @@ def results_published(year: int, labels: _Labels, target: Decimal | None, breakd
     """
     denominator = InspectionCase.results_entered_at.is_not(None)
     numerator = InspectionCase.published_at.is_not(None)
-    (num, den), groups = _case_counts(year, numerator, denominator, DIMENSIONS if breakdowns else ())
-    figure = Figure("results_published", _l("Results published"),
-                    _l("Cases published / cases with results entered"), target,
-                    FigureRow("total", str(year), num, den, target))
-    for dimension, counts in groups.items():
-        figure.breakdowns[dimension] = _rows(dimension, counts, labels, target)
-    return figure
+    return _case_figure("results_published", _l("Results published"),
+                        _l("Cases published / cases with results entered"),
+                        year, labels, target, numerator, denominator, breakdowns)
 
 
 def _branches_from(year: int) -> list[Any]:

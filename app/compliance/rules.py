@@ -22,14 +22,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, case, distinct, extract, func, or_, select
+from sqlalchemy import and_, case, distinct, extract, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.auth.models import User
 from app.cases.models import CaseItemResult, CaseMember, CaseStatus, InspectionCase, MemberState, PublishedResult
 from app.cases.vocab import CASE_STATUS_LABELS
 from app.compliance import draw_verification
-from app.compliance.sql import shanghai_date
+from app.compliance.sql import of_plan_year, shanghai_date
 from app.directory.models import CheckItem, Entity, Inspector
 from app.draws.models import Draw, DrawDossier, TaskDraw
 from app.extensions import db
@@ -129,13 +129,6 @@ def _local_day(value: datetime) -> date:
     return value.astimezone(workdays.SHANGHAI).date()
 
 
-def _of_year(query: Select, year: int | None) -> Select:
-    """Restrict a query over inspection_case to the cases of ``year``'s plans."""
-    query = query.join(SpotCheckTask, SpotCheckTask.id == InspectionCase.spot_check_task_id).join(
-        Plan, Plan.id == SpotCheckTask.plan_id)
-    return query if year is None else query.where(Plan.year == year)
-
-
 def _members(case_ids: Iterable[int]) -> dict[int, list[tuple[str, str, str, int, int | None]]]:
     """Per case: (name, certificate, state, member id, replaces id) in draw order."""
     ids = list(case_ids)
@@ -173,7 +166,7 @@ def check_team_below_two(year: int | None, ctx: CheckContext) -> list[Finding]:
     the recusal rule's business, so only cases that went on to inspection count here.
     """
     active = func.coalesce(func.sum(case((CaseMember.state != MemberState.RECUSED, 1), else_=0)), 0)
-    query = _of_year(
+    query = of_plan_year(
         select(InspectionCase.id, InspectionCase.code, InspectionCase.status, Plan.year, active.label("active"))
         .select_from(InspectionCase).outerjoin(CaseMember, CaseMember.case_id == InspectionCase.id), year,
     ).where(InspectionCase.status != CaseStatus.RECUSAL).group_by(
@@ -207,7 +200,7 @@ def check_recusal_not_replaced(year: int | None, ctx: CheckContext) -> list[Find
     recused = func.coalesce(func.sum(case((CaseMember.state == MemberState.RECUSED, 1), else_=0)), 0)
     total = func.count(CaseMember.id)
     drawn = case((SpotCheckTask.team_size < 2, 2), else_=SpotCheckTask.team_size)
-    query = _of_year(
+    query = of_plan_year(
         select(InspectionCase.id, InspectionCase.code, InspectionCase.status, Plan.year, drawn.label("drawn"),
                recused.label("recused"), total.label("total"))
         .select_from(InspectionCase).join(CaseMember, CaseMember.case_id == InspectionCase.id), year,
@@ -287,7 +280,7 @@ def check_results_late(year: int | None, ctx: CheckContext) -> list[Finding]:
         and_(InspectionCase.results_entered_at.is_not(None), entered_day > InspectionCase.results_due_on),
         and_(InspectionCase.results_entered_at.is_(None), InspectionCase.results_due_on < ctx.today),
     )
-    query = _of_year(select(
+    query = of_plan_year(select(
         InspectionCase.id, InspectionCase.code, InspectionCase.inspection_date, InspectionCase.results_due_on,
         InspectionCase.results_entered_at, InspectionCase.marked_late_at, Plan.year,
     ).select_from(InspectionCase), year).where(InspectionCase.results_due_on.is_not(None), late).order_by(
@@ -343,7 +336,7 @@ def check_publication_late(year: int | None, ctx: CheckContext) -> list[Finding]
         and_(InspectionCase.published_at.is_(None), InspectionCase.results_entered_at.is_not(None),
              InspectionCase.results_entered_at < horizon),
     )
-    query = _of_year(select(
+    query = of_plan_year(select(
         InspectionCase.id, InspectionCase.code, InspectionCase.results_entered_at, InspectionCase.publication_due_on,
         InspectionCase.published_at, Plan.year,
     ).select_from(InspectionCase), year).where(candidates).order_by(InspectionCase.id)
@@ -435,7 +428,7 @@ def check_repeat_check(year: int | None, ctx: CheckContext) -> list[Finding]:
     """
     period = func.coalesce(extract("year", InspectionCase.inspection_date), Plan.year)
     counted = or_(CaseItemResult.checked.is_(True), InspectionCase.inspection_date.is_(None))
-    groups = _of_year(
+    groups = of_plan_year(
         select(InspectionCase.entity_id, CaseItemResult.check_item_id, period.label("period"))
         .select_from(CaseItemResult).join(InspectionCase, InspectionCase.id == CaseItemResult.case_id), None,
     ).where(counted).group_by(InspectionCase.entity_id, CaseItemResult.check_item_id, period).having(
@@ -446,7 +439,7 @@ def check_repeat_check(year: int | None, ctx: CheckContext) -> list[Finding]:
     if not flagged:
         return []
     entity_ids = {e for e, _, _ in flagged}
-    details = _of_year(select(
+    details = of_plan_year(select(
         InspectionCase.id, InspectionCase.code, InspectionCase.entity_id, InspectionCase.inspection_date,
         CaseItemResult.check_item_id, CaseItemResult.checked, period.label("period"),
     ).select_from(CaseItemResult).join(InspectionCase, InspectionCase.id == CaseItemResult.case_id), None).where(
@@ -489,7 +482,7 @@ def check_published_without_review(year: int | None, ctx: CheckContext) -> list[
     member = aliased(CaseMember)
     published_at = func.coalesce(first.c.at, InspectionCase.published_at)
     on_team = member.id.is_not(None)
-    query = _of_year(select(
+    query = of_plan_year(select(
         InspectionCase.id, InspectionCase.code, InspectionCase.reviewed_at, InspectionCase.reviewed_by_id,
         published_at.label("published_at"), on_team.label("on_team"), Plan.year,
     ).select_from(InspectionCase)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date
+from sqlalchemy import Date, Select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+
+from app.cases.models import InspectionCase
+from app.plans.models import Plan, SpotCheckTask
 
 
 class shanghai_date(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -30,3 +33,10 @@ def _sqlite_shanghai_date(element: shanghai_date, compiler: Any, **kw: Any) -> s
 @compiles(shanghai_date, "postgresql")
 def _pg_shanghai_date(element: shanghai_date, compiler: Any, **kw: Any) -> str:
     return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'Asia/Shanghai' AS DATE)"
+
+
+def of_plan_year(query: Select, year: int | None) -> Select:
+    """Join a query over inspection_case to its task and plan; restrict it to ``year``'s plans when given."""
+    query = query.join(SpotCheckTask, SpotCheckTask.id == InspectionCase.spot_check_task_id).join(
+        Plan, Plan.id == SpotCheckTask.plan_id)
+    return query if year is None else query.where(Plan.year == year)

@@ -41,6 +41,7 @@ from app.directory.service import Page, paginate
 from app.errors import NotFound
 from app.extensions import db
 from workflows.models import ProcessEvent, ProcessInstance, ProcessSpec
+from workflows.engine import instance_path
 from workflows.serializer import restore_instance
 from workflows.specs import library
 
@@ -141,9 +142,7 @@ def _instance_trace(instance: ProcessInstance, spec: ProcessSpec) -> InstanceTra
         started_at=instance.started_at, completed_at=instance.completed_at, spec_id=spec.id,
         content_hash=spec.content_hash, source_file=spec.source_file, diagram_xml=xml, diagram_from=xml_from,
     )
-    events = list(db.session.scalars(
-        select(ProcessEvent).where(ProcessEvent.instance_id == instance.id).order_by(ProcessEvent.at, ProcessEvent.id)
-    ))
+    events = instance_path(instance.id)
     trace.timeline = _timeline(events)
     completed = {e.bpmn_id for e in events if e.event == "completed"}
     cancelled = {e.bpmn_id for e in events if e.event == "cancelled"}
